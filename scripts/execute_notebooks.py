@@ -32,9 +32,31 @@ def execute(path):
     nb.metadata["language_info"] = {"name": "python"}
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = _clean_outputs(cell.outputs)
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return time.perf_counter() - start
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _clean_outputs(outputs):
+    """Stored outputs as a reader should first see them, with stable diffs:
+    an explorer's widget view (a random model id that only a running kernel
+    can serve) is dropped, so the notebook opens showing the explorer's
+    static PNG and text until its cell is run; stream chunks are merged."""
+    cleaned = []
+    for output in outputs:
+        if WIDGET_VIEW in output.get("data", {}):
+            del output["data"][WIDGET_VIEW]
+        if (output.output_type == "stream" and cleaned
+                and cleaned[-1].output_type == "stream" and cleaned[-1].name == output.name):
+            cleaned[-1].text += output.text
+            continue
+        cleaned.append(output)
+    return cleaned
 
 
 def main(args):
@@ -42,7 +64,7 @@ def main(args):
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     paths = [Path(a).resolve() for a in args] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     for path in paths:
-        print(f"{path.relative_to(ROOT)}: {execute(path):.1f} s", flush=True)
+        print(f"{path.name}: {execute(path):.1f} s", flush=True)
 
 
 if __name__ == "__main__":
