@@ -7,6 +7,6 @@ displays its current figure as a plain PNG and its readout as text, so a static
 reader still sees something sensible and nbval compares stable text.
 """
 
-from .base import Explorer, int_slider, slider
+from .base import Explorer, fixed_subplots, int_slider, slider
 
-__all__ = ["Explorer", "int_slider", "slider"]
+__all__ = ["Explorer", "fixed_subplots", "int_slider", "slider"]

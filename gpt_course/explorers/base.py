@@ -111,6 +111,14 @@ class Explorer(widgets.VBox):
         return bundle
 
 
+def fixed_subplots(fig, nrows, ncols, **margins):
+    """Subplots with fixed margins instead of constrained layout: the layout
+    engine would rerun on every full redraw (a change of axis limits), doubling
+    its cost, and the margins would jump with the tick labels."""
+    fig.set_layout_engine("none")
+    return fig.subplots(nrows, ncols, gridspec_kw=margins)
+
+
 def _fmt(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 

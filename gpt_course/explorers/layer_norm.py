@@ -1,0 +1,103 @@
+"""Explorer for notebook 02: one token vector before and after LayerNorm.
+
+A fixed random token vector is scaled and shifted (the sliders "input scale"
+and "input shift"), then passed through the package's `LayerNorm` with the
+chosen eps, learned scale (gamma) and learned shift (beta). Both panels share
+one fixed x-axis, so the eye sees the input cloud stretch and slide while the
+normalized cloud stays put (until gamma, beta or a large eps move it).
+"""
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+
+from ..layer_norm import LayerNorm
+from .base import Explorer, slider
+
+X_LIMIT = 15.0  # |values| shown; the slider ranges keep every point inside
+
+
+def _log_slider(description, value, min_exp, max_exp, readout_format):
+    return widgets.FloatLogSlider(
+        value=value, base=10, min=min_exp, max=max_exp, step=0.05,
+        description=description, readout_format=readout_format,
+        continuous_update=True,
+        style={"description_width": "120px"}, layout=widgets.Layout(width="95%"),
+    )
+
+
+def _stat(value):
+    """Format a statistic with 4 decimals and no '-0.0000'."""
+    return f"{0.0 if abs(value) < 5e-5 else value:.4f}"
+
+
+def token_vector(dim=64, seed=123):
+    """The fixed random 'token vector' the explorer normalizes (float32)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(dim, generator=generator)
+
+
+def layer_norm_explorer(input_scale=1.0, input_shift=0.0, eps=1e-5, gamma=1.0, beta=0.0,
+                        dim=64, seed=123):
+    """Sliders for the input's scale and shift, eps, and LayerNorm's learned
+    scale (gamma) and shift (beta); strip plots of a fixed random token vector
+    before and after LayerNorm, with mean and variance in the readout."""
+    z = token_vector(dim, seed)
+    norm = LayerNorm(dim)
+    rng = np.random.default_rng(seed)
+    jitter = rng.uniform(0.15, 0.85, size=dim)  # fixed vertical spread of the points
+
+    controls = {
+        "input_scale": _log_slider("input scale", input_scale, -2, 0.6, ".2f"),
+        "input_shift": slider("input shift", input_shift, -4.0, 4.0, 0.1),
+        "eps": _log_slider("eps", eps, -6, 0, ".0e"),
+        "gamma": slider("gamma (scale)", gamma, 0.0, 3.0, 0.05),
+        "beta": slider("beta (shift)", beta, -3.0, 3.0, 0.1),
+    }
+
+    def setup(fig):
+        axes = fig.subplots(2, 1, sharex=True)
+        handles = {}
+        for ax, name, color in zip(axes, ("before", "after"), ("tab:blue", "tab:orange")):
+            ax.set_xlim(-X_LIMIT, X_LIMIT)
+            ax.set_ylim(0, 1)
+            ax.set_yticks([])
+            ax.axvline(0, color="0.8", lw=0.8, zorder=0)
+            ax.set_title(
+                f"{dim} values of one token vector, {name} LayerNorm",
+                fontsize=10, loc="left",
+            )
+            handles[f"{name}_band"] = ax.axvspan(
+                -1, 1, color=color, alpha=0.15, animated=True, zorder=1,
+            )
+            (handles[f"{name}_mean"],) = ax.plot(
+                [0, 0], [0, 1], color=color, lw=2, animated=True, zorder=2,
+            )
+            handles[f"{name}_points"] = ax.scatter(
+                np.zeros(dim), jitter, s=14, color=color, edgecolor="none",
+                alpha=0.8, animated=True, zorder=3,
+            )
+        axes[1].set_xlabel("value  (line: mean, band: mean ± 1 standard deviation)")
+        return handles
+
+    def update(handles, input_scale, input_shift, eps, gamma, beta):
+        x = input_scale * z + input_shift
+        norm.eps = eps
+        with torch.no_grad():
+            norm.scale.fill_(gamma)
+            norm.shift.fill_(beta)
+            y = norm(x)
+        readout = []
+        for name, values in (("before", x), ("after", y)):
+            mean = values.mean().item()
+            var = values.var(unbiased=False).item()
+            std = var ** 0.5
+            handles[f"{name}_points"].set_offsets(np.column_stack([values.numpy(), jitter]))
+            handles[f"{name}_mean"].set_xdata([mean, mean])
+            handles[f"{name}_band"].set_x(mean - std)
+            handles[f"{name}_band"].set_width(2 * std)
+            readout.append(f"{name:<6} LayerNorm: mean {_stat(mean):>8}, variance {_stat(var):>8}")
+        return "\n".join(readout)
+
+    return Explorer("LayerNorm on one token vector", controls, setup, update,
+                    figsize=(8, 3.6), dpi=80)

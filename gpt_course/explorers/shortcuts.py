@@ -1,0 +1,126 @@
+"""Notebook 05 explorer: how gradients fade through a deep stack of layers, and
+how shortcut connections keep them alive.
+
+The network is the book's toy net (layers of 3 units and a final 3 -> 1
+layer, input [[1., 0., -1.]], target 0), built right after
+torch.manual_seed(seed). Bars: mean |gradient| of each layer's weight for the
+chosen setting, on a fixed log axis. Hollow diamonds: the same network with
+the shortcut setting flipped, for comparison. Recomputing the gradients of such
+a tiny net takes a few milliseconds.
+"""
+
+import ipywidgets as widgets
+import torch
+import torch.nn as nn
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from ..gelu import GELU
+from ..shortcuts import ExampleDeepNeuralNetwork, layer_gradients
+from .base import Explorer, fixed_subplots, int_slider
+
+MAX_DEPTH = 12
+Y_LIMITS = (1e-13, 1e3)  # room at the top for the legend
+ACTIVATIONS = {"GELU": GELU, "ReLU": nn.ReLU, "Sigmoid": nn.Sigmoid}
+SAMPLE_INPUT = ((1.0, 0.0, -1.0),)
+COLOURS = {True: "tab:green", False: "tab:red"}
+
+
+def shortcut_gradients(depth, activation="GELU", use_shortcut=True, seed=123):
+    """Mean |grad| of each layer's weight (first layer first) for the book's toy
+    net with `depth` layers: depth - 1 layers 3 -> 3, then one 3 -> 1."""
+    if depth < 2:
+        raise ValueError(f"depth must be at least 2 (got {depth})")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        torch.manual_seed(seed)
+        model = ExampleDeepNeuralNetwork([3] * depth + [1], use_shortcut,
+                                         activation=ACTIVATIONS[activation])
+    grads = layer_gradients(model, torch.tensor(SAMPLE_INPUT), torch.tensor([[0.0]]))
+    return list(grads.values())
+
+
+
+def _bar_height(value):
+    """Bars start at the bottom of the fixed log axis; zero gradients get none."""
+    return max(value, Y_LIMITS[0]) - Y_LIMITS[0]
+
+
+def shortcut_explorer(depth=5, activation="GELU", shortcut=False, seed=123):
+    """Depth, activation, shortcuts on/off and seed; returns an Explorer."""
+
+    def setup(fig):
+        ax = fixed_subplots(fig, 1, 1, left=0.09, right=0.98, bottom=0.15, top=0.9)
+        positions = range(1, MAX_DEPTH + 1)
+        bars = ax.bar(positions, [1.0] * MAX_DEPTH, bottom=Y_LIMITS[0], width=0.6,
+                      animated=True)
+        other, = ax.plot([], [], "D", ms=8, mfc="none", mec="black", mew=1.3,
+                         animated=True, zorder=5)
+        ax.set_yscale("log")
+        ax.set_ylim(*Y_LIMITS)
+        ax.set_xlim(0.4, MAX_DEPTH + 0.6)
+        ax.set_xticks(list(positions))
+        ax.set_xlabel("layer (1 = closest to the input)")
+        ax.set_ylabel("mean |gradient| of weight")
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(
+            handles=[
+                Patch(color=COLOURS[True], label="with shortcuts"),
+                Patch(color=COLOURS[False], label="without shortcuts"),
+                Line2D([], [], ls="none", marker="D", mfc="none", mec="black",
+                       label="the other setting (shortcuts flipped)"),
+            ],
+            loc="upper left", fontsize=8, ncols=3,
+        )
+        title = ax.set_title("", animated=True)
+        return {"bars": bars, "other": other, "title": title}
+
+    def update(handles, depth, activation, shortcut, seed):
+        grads = shortcut_gradients(depth, activation, shortcut, seed)
+        flipped = shortcut_gradients(depth, activation, not shortcut, seed)
+        for i, bar in enumerate(handles["bars"]):
+            visible = i < depth
+            bar.set_visible(visible)
+            if visible:
+                bar.set_height(_bar_height(grads[i]))
+                bar.set_color(COLOURS[shortcut])
+        handles["other"].set_data(
+            [i + 1 for i, g in enumerate(flipped) if g > 0], [g for g in flipped if g > 0])
+        handles["title"].set_text(
+            f"{activation}, {depth} layers, shortcuts {'on' if shortcut else 'off'}, seed {seed}")
+        return _readout(grads, flipped, shortcut)
+
+    controls = {
+        "depth": int_slider("layers", depth, 2, MAX_DEPTH),
+        "activation": widgets.ToggleButtons(
+            options=list(ACTIVATIONS), value=activation, description="activation",
+            style={"description_width": "120px", "button_width": "70px"}),
+        "shortcut": widgets.Checkbox(value=shortcut, description="shortcut connections",
+                                     style={"description_width": "initial"}),
+        "seed": int_slider("seed", seed, 0, 999),
+    }
+    return Explorer("Shortcut connections: gradient per layer", controls, setup, update,
+                    figsize=(9, 3.6))
+
+
+def _readout(grads, flipped, shortcut):
+    on, off = (grads, flipped) if shortcut else (flipped, grads)
+    lines = [f"{'layer':<7}{'with shortcuts':>16}{'without':>12}"]
+    for i, (g_on, g_off) in enumerate(zip(on, off)):
+        lines.append(f"{i + 1:<7}{g_on:>16.3g}{g_off:>12.3g}")
+    if on[0] > 0 and off[0] > 0:
+        lines.append(f"layer 1 gets {_ratio(on[0] / off[0])} x the gradient with shortcuts "
+                     "that it gets without")
+    ratios = [f"{name} {_ratio(values[0] / values[-1])} x" for name, values
+              in (("with shortcuts", on), ("without", off)) if values[-1] > 0]
+    if ratios:
+        lines.append("layer 1 vs the last layer: " + ", ".join(ratios))
+    if max(on) == 0 or max(off) == 0:
+        lines.append("a zero gradient: a ReLU layer outputs only zeros here (a 'dead' "
+                     "unit), so nothing flows back through it")
+    return "\n".join(lines)
+
+
+def _ratio(value):
+    return f"{value:,.0f}" if value >= 10 else f"{value:.3g}"
