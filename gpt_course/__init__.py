@@ -19,6 +19,16 @@ from .gpt_model import GPTModel
 from .model_size import ModelSize, count_parameters, model_size
 from .generation import generate_text_simple
 from .source import show_source
+# Beyond the book: fast generation, sampling, real GPT-2 weights.
+from .kv_cache import KVCache, forward_with_cache
+from .sampling import generate, next_token_distribution
+from .pretrained import (
+    GPT2WeightsUnavailableError,
+    config_from_hf,
+    download_gpt2_124m,
+    load_gpt2_safetensors,
+    load_gpt2_state_dict,
+)
 
 __all__ = [
     "GPT_CONFIG_124M", "GPT2_CONFIGS", "check_token_ids", "validate_config",
@@ -29,4 +39,7 @@ __all__ = [
     "MultiHeadAttention", "TransformerBlock", "GPTModel",
     "ModelSize", "count_parameters", "model_size",
     "generate_text_simple", "show_source",
+    "KVCache", "forward_with_cache", "generate", "next_token_distribution",
+    "GPT2WeightsUnavailableError", "config_from_hf", "download_gpt2_124m",
+    "load_gpt2_safetensors", "load_gpt2_state_dict",
 ]

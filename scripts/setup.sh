@@ -26,3 +26,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
         2>&1 | sed '/neither a file nor a directory/d'
     echo "$wanted" > "$stamp"
 fi
+# JupyterLab asks about fetching news on first start; the course answers "no"
+# (no pop-up, and no request to the network).
+settings=.venv/share/jupyter/lab/settings
+if [ ! -f "$settings/overrides.json" ]; then
+    mkdir -p "$settings"
+    echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' > "$settings/overrides.json"
+fi

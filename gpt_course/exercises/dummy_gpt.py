@@ -1,6 +1,6 @@
 """Exercise checks for notebook 01 (the dummy GPT skeleton)."""
 
-from . import no_answer_yet, report
+from . import Verdict, no_answer_yet, report
 
 # tok_emb (50257 x 768) + pos_emb (1024 x 768) + out_head (768 x 50257, no bias);
 # the placeholder blocks and norm have no parameters.
@@ -20,7 +20,7 @@ def _as_shape(answer):
 def check_logits_shape(answer):
     """Exercise 1: the logits shape for a batch of 3 texts of 6 tokens each."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     shape = _as_shape(answer)
     if shape is None:
         return report(False, "", "give the shape as a tuple or list of three integers, "
@@ -37,7 +37,7 @@ def check_logits_shape(answer):
 def check_dummy_parameter_count(answer):
     """Exercise 2: the number of trainable parameters of DummyGPTModel(GPT_CONFIG_124M)."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     if isinstance(answer, bool) or not isinstance(answer, int):
         return report(False, "", "give a whole number (an int), e.g. 123456")
     if answer == _DUMMY_PARAMETERS:

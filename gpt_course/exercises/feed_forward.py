@@ -4,7 +4,7 @@ import torch
 
 from ..feed_forward import FeedForward
 from ..model_size import count_parameters
-from . import no_answer_yet, report
+from . import Verdict, no_answer_yet, report
 
 
 def feed_forward_parameter_count(emb_dim):
@@ -28,7 +28,7 @@ def check_medium_feed_forward(answer):
     """Exercise: parameters of one feed forward network in GPT-2 medium
     (emb_dim 1024)."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     target = feed_forward_parameter_count(1024)
     value = _as_int(answer)
     hint = "use 2 * d * 4d + 4d + d with d = 1024 (both weight matrices and both bias vectors)."
@@ -45,7 +45,7 @@ def check_medium_feed_forward(answer):
 def check_all_blocks_small(answer):
     """Exercise: feed forward parameters in all 12 blocks of GPT-2 small."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     target = 12 * feed_forward_parameter_count(768)
     value = _as_int(answer)
     return report(

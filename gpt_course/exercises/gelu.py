@@ -3,7 +3,7 @@
 import torch
 
 from ..gelu import GELU, gelu_exact
-from . import no_answer_yet, report
+from . import Verdict, no_answer_yet, report
 
 
 def _as_float(answer):
@@ -28,7 +28,7 @@ def check_gelu_minimum(answer):
     """Exercise: where (at which x) does GELU reach its smallest value?
     Two decimals are enough."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     value = _as_float(answer)
     x_min, y_min = gelu_minimum()
     ok = value is not None and abs(value - x_min) <= 0.01
@@ -52,7 +52,7 @@ def check_gradient_at_minus_two(answer):
     """Exercise: the gradient of GELU (the package's tanh version) at x = -2.
     ReLU's gradient there is 0; GELU's is small but not zero."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     value = _as_float(answer)
     target = gelu_gradient_at(-2.0)
     exact = gelu_gradient_at(-2.0, exact=True)  # also accepted

@@ -2,7 +2,7 @@
 
 import torch
 
-from . import no_answer_yet, report
+from . import Verdict, no_answer_yet, report
 
 CROP_IDS = [15496, 11, 314, 716]   # "Hello, I am"
 CROP_CONTEXT = 3
@@ -24,7 +24,7 @@ def _ids(answer):
 def check_crop(answer):
     """Own exercise: what idx[:, -3:] keeps of [[15496, 11, 314, 716]]."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     ids = _ids(answer)
     if ids is None:
         return report(False, "", "give the token ids as a list (or a tensor), e.g. [1, 2, 3]")
@@ -55,7 +55,7 @@ def check_greedy_next_token(fn):
     """Own exercise: fn(logits [batch, n_tokens, vocab]) -> [batch, 1] ids of
     the greedy next token."""
     if no_answer_yet(fn):
-        return False
+        return Verdict(False)
     if not callable(fn):
         return report(False, "", "pass your function itself (no parentheses)")
     for logits in _test_logits():

@@ -2,7 +2,7 @@
 
 import math
 
-from . import no_answer_yet, report
+from . import Verdict, no_answer_yet, report
 
 # Book, exercise 4.2: parameters (untied output head) and float32 memory in
 # the book's "MB" (MiB: bytes / 1024**2).
@@ -31,7 +31,7 @@ def _size_key(key):
 def check_gpt2_sizes(answer):
     """Exercise 4.2: {"gpt2-medium": (params, MB), "gpt2-large": ..., "gpt2-xl": ...}."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     if not isinstance(answer, dict):
         return report(False, "", "give a dict like {'gpt2-medium': (params, mb), "
                       "'gpt2-large': (...), 'gpt2-xl': (...)}")
@@ -72,7 +72,7 @@ def check_separate_dropout(model):
     """Exercise 4.3: a GPTModel using DROPOUT_RATES for embedding, attention
     and shortcut dropout."""
     if no_answer_yet(model):
-        return False
+        return Verdict(False)
     blocks = getattr(model, "trf_blocks", None)
     if not hasattr(model, "drop_emb") or blocks is None:
         return report(False, "", "pass the model itself: GPTModel(your_config)")
@@ -96,7 +96,7 @@ def check_separate_dropout(model):
 def check_position_params(answer):
     """Own exercise: parameters of GPT-2 small's position embedding."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     if hasattr(answer, "item"):
         answer = answer.item()
     if isinstance(answer, bool) or not isinstance(answer, (int, float)) or answer != int(answer):

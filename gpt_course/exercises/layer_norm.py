@@ -2,7 +2,7 @@
 
 import math
 
-from . import no_answer_yet, report
+from . import Verdict, no_answer_yet, report
 
 
 def _as_floats(answer):
@@ -25,7 +25,7 @@ def _close(a, b, tol):
 def check_biased_variance(answer):
     """Exercise 1: the variance LayerNorm uses (unbiased=False) of [1., 2., 3., 4.]."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     values = _as_floats(answer)
     if values is None or len(values) != 1:
         return report(False, "", "give one number, e.g. 0.5 (a float or a one-element tensor)")
@@ -50,7 +50,7 @@ CONSTANT_SHIFT = [0.1, 0.2, 0.3, 0.4]
 def check_constant_vector(answer):
     """Exercise 2: LayerNorm's output for the constant vector [7., 7., 7., 7.]."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     values = _as_floats(answer)
     if values is None or len(values) != 4:
         return report(False, "", "give the four output values as a list or a tensor")
@@ -70,7 +70,7 @@ def check_constant_vector(answer):
 def check_scaled_statistics(answer):
     """Exercise 3: (mean, variance) of LayerNorm's output with scale 2 and shift 3."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     values = _as_floats(answer)
     if values is None or len(values) != 2:
         return report(False, "", "give two numbers: (mean, variance)")

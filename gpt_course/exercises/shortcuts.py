@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from ..shortcuts import ExampleDeepNeuralNetwork, layer_gradients
-from . import no_answer_yet, report
+from . import Verdict, no_answer_yet, report
 
 LAYER_SIZES = [3, 3, 3, 3, 3, 1]
 SAMPLE_INPUT = [[1.0, 0.0, -1.0]]
@@ -36,7 +36,7 @@ def check_first_layer_ratio(answer):
     """Exercise: how many times larger is the first layer's mean |gradient| with
     shortcuts than without? (within 1 %)"""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     with_sc = book_gradients(True)["layers.0.0.weight"]
     without = book_gradients(False)["layers.0.0.weight"]
     target = with_sc / without
@@ -57,7 +57,7 @@ def check_relu_first_layer(answer):
     """Exercise: with shortcuts and nn.ReLU as the activation (seed 123), the
     mean |gradient| of layers.0.0.weight (within 1 %)."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     target = book_gradients(True, activation=nn.ReLU)["layers.0.0.weight"]
     value = _as_float(answer)
     ok = value is not None and abs(value - target) <= 0.01 * target

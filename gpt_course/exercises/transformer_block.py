@@ -1,6 +1,6 @@
 """Exercise checks for notebook 06 (the transformer block)."""
 
-from . import no_answer_yet, report
+from . import Verdict, no_answer_yet, report
 
 ATTENTION_PARAMS = 2_360_064      # W_query, W_key, W_value (no bias) + out_proj (with bias)
 FEED_FORWARD_PARAMS = 4_722_432   # 768 -> 3072 -> 768, both with bias
@@ -32,7 +32,7 @@ def _as_ints(answer, n):
 def check_block_parameters(answer):
     """Exercise 4.1: (attention, feed forward) parameters of one block of GPT_CONFIG_124M."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     values = _as_ints(answer, 2)
     if values is None:
         return report(False, "", "give two whole numbers: (attention_params, feed_forward_params), "
@@ -64,7 +64,7 @@ def check_block_parameters(answer):
 def check_block_total(answer):
     """Own exercise: all parameters of one TransformerBlock of GPT_CONFIG_124M."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     values = _as_ints(answer, 1)
     if values is None:
         return report(False, "", "give one whole number")
@@ -85,7 +85,7 @@ def check_masked_entries(answer):
     """Own exercise: attention weights per head forced to zero by the causal
     mask for a 5-token input."""
     if no_answer_yet(answer):
-        return False
+        return Verdict(False)
     values = _as_ints(answer, 1)
     if values is None:
         return report(False, "", "give one whole number")

@@ -35,7 +35,10 @@ class Explorer(widgets.VBox):
         self.full_redraw = True
         self._limits = None
         self._background = None
-        self.image = widgets.Image(format="png")
+        # flex-start: shown at its drawn size, not stretched (and blurred) to the cell width
+        self.image = widgets.Image(
+            format="png", layout=widgets.Layout(align_self="flex-start", max_width="100%")
+        )
         self.readout = widgets.HTML()
         self.readout_text = ""
         for control in self.controls.values():
