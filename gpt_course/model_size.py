@@ -1,12 +1,11 @@
-"""Notebook 07: how big is the model? Parameters and memory, counted without
-allocating the weights (the model is built on PyTorch's "meta" device, where
-tensors have shapes but no storage), so even GPT-2 XL is counted instantly."""
+"""Notebook 07: how big is the model? Parameters and memory, counted from the
+config without allocating anything, so even GPT-2 XL is counted instantly."""
 
 from dataclasses import dataclass
 
 import torch
 
-from .gpt_model import GPTModel
+from .config import validate_config
 
 MIB = 1024**2  # a mebibyte: what the book prints as "MB" (621.83 "MB")
 MB = 1000**2   # a megabyte in the SI sense
@@ -49,24 +48,34 @@ class ModelSize:
 
 
 def model_size(cfg, dtype=torch.float32):
-    """Count the parameters and memory of GPTModel(cfg) without allocating it."""
-    with torch.device("meta"):
-        model = GPTModel(cfg)
-    block = model.trf_blocks[0]
-    bytes_per_param = torch.empty((), dtype=dtype, device="meta").element_size()
-    total = count_parameters(model)
-    out_head = count_parameters(model.out_head)
+    """Count the parameters and memory of GPTModel(cfg) from the config alone,
+    without building it: each line below is one module's weights and biases
+    (tests check every count against the real modules)."""
+    cfg = validate_config(cfg)
+    d, vocab, context = cfg["emb_dim"], cfg["vocab_size"], cfg["context_length"]
+    qkv_bias = 3 * d if cfg["qkv_bias"] else 0
+    attention = 3 * d * d + qkv_bias + (d * d + d)   # W_query, W_key, W_value; out_proj
+    feed_forward = (d * 4 * d + 4 * d) + (4 * d * d + d)  # expand to 4d, project back
+    layer_norms = 2 * (d + d)                         # norm1, norm2: scale and shift
+    embeddings = vocab * d + context * d              # tok_emb, pos_emb
+    final_norm = d + d
+    out_head = d * vocab                              # no bias
+    total = embeddings + cfg["n_layers"] * (attention + feed_forward + layer_norms) + final_norm + out_head
     return ModelSize(
         total_params=total,
         tied_params=total - out_head,
-        embedding_params=count_parameters(model.tok_emb) + count_parameters(model.pos_emb),
-        attention_params_per_block=count_parameters(block.att),
-        feed_forward_params_per_block=count_parameters(block.ff),
-        layer_norm_params_per_block=count_parameters(block.norm1) + count_parameters(block.norm2),
-        final_norm_params=count_parameters(model.final_norm),
+        embedding_params=embeddings,
+        attention_params_per_block=attention,
+        feed_forward_params_per_block=feed_forward,
+        layer_norm_params_per_block=layer_norms,
+        final_norm_params=final_norm,
         out_head_params=out_head,
         n_layers=cfg["n_layers"],
-        param_bytes=total * bytes_per_param,
-        buffer_bytes=sum(b.numel() * b.element_size() for b in model.buffers()),
+        param_bytes=total * _bytes_per_element(dtype),
+        buffer_bytes=cfg["n_layers"] * context * context,  # one bool causal mask per block
         dtype=dtype,
     )
+
+
+def _bytes_per_element(dtype):
+    return torch.empty((), dtype=dtype).element_size()

@@ -20,6 +20,28 @@ def test_model_size_agrees_with_a_real_model(tiny_cfg):
     assert size.buffer_bytes == sum(b.numel() * b.element_size() for b in model.buffers())
 
 
+@pytest.mark.parametrize("name", list(GPT2_CONFIGS))
+@pytest.mark.parametrize("qkv_bias", [False, True])
+def test_model_size_agrees_with_the_model_built_on_the_meta_device(name, qkv_bias):
+    cfg = {**GPT2_CONFIGS[name], "qkv_bias": qkv_bias}
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        model = GPTModel(cfg)
+    size = model_size(cfg)
+    block = model.trf_blocks[0]
+    assert size.total_params == count_parameters(model)
+    assert size.tied_params == count_parameters(model) - model.out_head.weight.numel()
+    assert size.attention_params_per_block == count_parameters(block.att)
+    assert size.feed_forward_params_per_block == count_parameters(block.ff)
+    assert size.layer_norm_params_per_block == count_parameters(block.norm1) + count_parameters(block.norm2)
+    assert size.embedding_params == count_parameters(model.tok_emb) + count_parameters(model.pos_emb)
+    assert size.buffer_bytes == sum(b.numel() * b.element_size() for b in model.buffers())
+
+
+def test_model_size_checks_the_config():
+    with pytest.raises(ValueError, match="divisible"):
+        model_size({**GPT_CONFIG_124M, "n_heads": 7})
+
+
 def test_memory_units_and_dtypes():
     fp32 = model_size(GPT_CONFIG_124M)
     bf16 = model_size(GPT_CONFIG_124M, dtype=torch.bfloat16)

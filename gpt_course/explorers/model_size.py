@@ -1,10 +1,9 @@
 """Notebook 07: a model-size calculator. Width, depth and heads in; parameters
 (per part, total, with weight tying) and memory out, never allocating a model.
 
-Sizes come from `gpt_course.model_size`, which builds the model on PyTorch's
-meta device (shapes, no storage). Every block of a GPTModel has the same size,
-so one block is measured (a 1-layer model, cached) and multiplied by n_layers:
-dragging the layers slider costs nothing, and even GPT-2 XL is instant.
+Sizes come from `gpt_course.model_size`, which counts from the config alone.
+Every block of a GPTModel has the same size, so one block is counted (cached)
+and multiplied by n_layers.
 """
 
 from functools import lru_cache
