@@ -832,6 +832,98 @@ def generation_loop():
     return fig
 
 
+def kv_cache():
+    W, H = 17.0, 10.0
+    fig, ax = canvas(W, H, scale=0.66)
+    ax.text(W / 2, H - 0.4, "A KV cache: run only the new token, reuse the keys and values of "
+            "the past", ha="center", va="center", fontsize=13.5, weight="bold", color=INK)
+    words = ["Hello", ",", " I", " am", " Feat.", "iman", " Bye"]  # in the cells
+    predicted = ["' Feature'", "'iman'", "' Bye'", "..."]  # ids 27018, 24086, 47843
+    c, ch = 0.9, 0.62  # cell width, height
+    n_prompt, steps = 4, 4
+    computed = (FILL["attn"], EDGE["attn"])
+    cached = (FILL["emb"], EDGE["emb"])
+
+    def panel(x0, title, subtitle, use_cache):
+        ax.text(x0 + 3.4, H - 1.15, title, ha="center", va="center", fontsize=11.5,
+                weight="bold", color=INK)
+        ax.text(x0 + 3.4, H - 1.6, subtitle, ha="center", va="center", fontsize=9,
+                color=MUTED)
+        top = H - 2.5
+        total = 0
+        for s in range(steps):
+            y = top - s * (ch + 0.32)
+            n = n_prompt + s
+            ax.text(x0 - 0.15, y, f"step {s + 1}", ha="right", va="center", fontsize=9.5,
+                    color=INK)
+            run = n if (not use_cache or s == 0) else 1
+            total += run
+            for j in range(n):
+                fc, ec = computed if j >= n - run else cached
+                ax.add_patch(FancyBboxPatch((x0 + j * c + 0.04, y - ch / 2), c - 0.08, ch,
+                                            boxstyle="round,pad=0,rounding_size=0.08",
+                                            fc=fc, ec=ec, lw=1.2, zorder=3))
+                ax.text(x0 + j * c + c / 2, y, words[j], ha="center", va="center",
+                        fontsize=8, color=INK, zorder=4)
+            # the token this step predicts
+            ax.add_patch(FancyArrowPatch((x0 + n * c + 0.05, y), (x0 + n * c + 0.55, y),
+                                         arrowstyle="-|>", mutation_scale=10, color=ARROW,
+                                         lw=1.2, zorder=2))
+            ax.text(x0 + n * c + 0.62, y, predicted[s],
+                    ha="left", va="center", fontsize=8, color=GRAD)
+        y_sum = top - steps * (ch + 0.32) + 0.05
+        terms = " + ".join(str(n_prompt + s if (not use_cache or s == 0) else 1)
+                           for s in range(steps))
+        ax.text(x0 + 3.4, y_sum, f"{terms} = {total} positions through the model",
+                ha="center", va="center", fontsize=9.5, color=INK)
+        return y_sum
+
+    y_sum = panel(1.3, "Without a cache: the book's generate_text_simple",
+                  "every step runs the whole sequence again", False)
+    panel(9.7, "With a KV cache: generate(..., use_cache=True)",
+          "step 1 fills the cache, then one new position per step", True)
+    line(ax, [8.55, 8.55], [y_sum - 0.3, H - 0.95], color="#DDDDDD", lw=1.0)
+
+    # legend
+    y_leg = y_sum - 0.65
+    for x_l, (fc, ec), text in ((3.2, computed, "computed in this step"),
+                                (8.3, cached, "keys and values read from the cache")):
+        ax.add_patch(FancyBboxPatch((x_l, y_leg - 0.18), 0.5, 0.36,
+                                    boxstyle="round,pad=0,rounding_size=0.06", fc=fc, ec=ec,
+                                    lw=1.2, zorder=3))
+        ax.text(x_l + 0.65, y_leg, text, ha="left", va="center", fontsize=9.5, color=INK)
+
+    # bottom: one cached attention step
+    yb = 1.45
+    box(ax, 2.3, yb, 3.2, 1.05, ["new token only", ("x of ' Bye' [1, 1, 768]", {})],
+        kind="data", fontsize=10, ls=0.32)
+    box(ax, 5.9, yb, 2.6, 1.05, ["W_query/key/value", ("\u2192 q, k, v", {})],
+        kind="attn", fontsize=10, ls=0.32)
+    arrow(ax, (3.9, yb), (4.6, yb))
+    # cache strip
+    xs, cw = 8.35, 0.55
+    for j in range(7):
+        fc, ec = cached if j < 6 else computed
+        for row, (label, yy) in enumerate((("K", yb + 0.3), ("V", yb - 0.3))):
+            ax.add_patch(Rectangle((xs + j * cw, yy - 0.22), cw, 0.44, fc=fc, ec=ec, lw=1.0,
+                                   zorder=3))
+            ax.text(xs + j * cw + cw / 2, yy, f"{label.lower()}{j + 1}", ha="center",
+                    va="center", fontsize=7.5, color=INK, zorder=4)
+    ax.text(xs + 3.5 * cw, yb + 0.8, "cache: keys and values of every layer, positions 1..7",
+            ha="center", va="center", fontsize=8.5, color=MUTED)
+    arrow(ax, (6.6, yb - 0.53), (xs + 6.5 * cw, yb - 0.53), conn="arc3,rad=0.3",
+          color=EDGE["attn"], lw=1.3, ms=10)
+    ax.text(xs + 3.2 * cw, yb - 0.95, "store k7, v7 (the new token's)", ha="center",
+            va="center", fontsize=8.5, color=EDGE["attn"])
+    box(ax, 14.6, yb, 3.6, 1.05, ["attention of q7 only", ("softmax(q7 K\u1d40/\u221ad) V", {})],
+        kind="attn", fontsize=10, ls=0.32)
+    arrow(ax, (xs + 7 * cw + 0.05, yb), (12.75, yb))
+    ax.text(W / 2, 0.25, "Causal mask: earlier positions never see later ones, so their keys "
+            "and values never change; only the newest query is needed for the next token.",
+            ha="center", va="center", fontsize=9, color=MUTED)
+    return fig
+
+
 FIGURES = {
     "gpt_architecture": gpt_architecture,
     "layer_norm": layer_norm,
@@ -841,6 +933,7 @@ FIGURES = {
     "transformer_block": transformer_block,
     "causal_attention": causal_attention,
     "generation_loop": generation_loop,
+    "kv_cache": kv_cache,
 }
 
 
