@@ -123,6 +123,8 @@ def _values_for(control):
     low, high = getattr(control, "min", None), getattr(control, "max", None)
     if low is None or high is None:
         return []
+    if hasattr(control, "base"):  # FloatLogSlider: min and max are exponents
+        return [control.base ** (low + (high - low) * k / 7) for k in range(8)]
     step = getattr(control, "step", 1) or 1
     count = int(round((high - low) / step))
     picks = sorted({round(low + step * round(count * k / 7), 10) for k in range(8)})

@@ -911,9 +911,8 @@ def kv_cache():
                     va="center", fontsize=7.5, color=INK, zorder=4)
     ax.text(xs + 3.5 * cw, yb + 0.8, "cache: keys and values of every layer, positions 1..7",
             ha="center", va="center", fontsize=8.5, color=MUTED)
-    arrow(ax, (6.6, yb - 0.53), (xs + 6.5 * cw, yb - 0.53), conn="arc3,rad=0.3",
-          color=EDGE["attn"], lw=1.3, ms=10)
-    ax.text(xs + 3.2 * cw, yb - 0.95, "store k7, v7 (the new token's)", ha="center",
+    arrow(ax, (7.2, yb), (xs - 0.05, yb), color=EDGE["attn"])
+    ax.text((7.2 + xs) / 2, yb - 0.75, "store k7, v7;\nq7 goes on", ha="center",
             va="center", fontsize=8.5, color=EDGE["attn"])
     box(ax, 14.6, yb, 3.6, 1.05, ["attention of q7 only", ("softmax(q7 K\u1d40/\u221ad) V", {})],
         kind="attn", fontsize=10, ls=0.32)
