@@ -29,6 +29,16 @@ from .pretrained import (
     load_gpt2_safetensors,
     load_gpt2_state_dict,
 )
+from .training import (
+    GPTDatasetV1,
+    SmallVocab,
+    TrainingHistory,
+    calc_loss_batch,
+    calc_loss_loader,
+    create_dataloader,
+    load_course_text,
+    train_model_simple,
+)
 
 __all__ = [
     "GPT_CONFIG_124M", "GPT2_CONFIGS", "check_token_ids", "validate_config",
@@ -42,4 +52,6 @@ __all__ = [
     "KVCache", "forward_with_cache", "generate", "next_token_distribution",
     "GPT2WeightsUnavailableError", "config_from_hf", "download_gpt2_124m",
     "load_gpt2_safetensors", "load_gpt2_state_dict",
+    "GPTDatasetV1", "SmallVocab", "TrainingHistory", "calc_loss_batch", "calc_loss_loader",
+    "create_dataloader", "load_course_text", "train_model_simple",
 ]
