@@ -110,6 +110,16 @@ def _demo_arguments(factory):
         kwargs["model"] = GPTModel(GPT_CONFIG_124M).eval()
     if "prompt" in params and params["prompt"].default is inspect.Parameter.empty:
         kwargs["prompt"] = "Hello, I am"
+    if "history" in params:  # the training explorer: a made-up run of the notebook's shape
+        from gpt_course.training import TrainingHistory
+
+        epochs, steps = 12, 20
+        train = [7.0 * 0.9 ** (i / steps) for i in range(epochs * steps)]
+        kwargs["history"] = TrainingHistory(
+            train, [steps * (e + 1) for e in range(epochs)], [train[steps * (e + 1) - 1] + 0.3 for e in range(epochs)])
+        kwargs["texts"] = [f"text after epoch {e}: " + "some words " * 8 for e in range(epochs + 1)]
+        kwargs["steps_per_epoch"] = steps
+        kwargs["ln_vocab"] = 10.8
     return kwargs
 
 

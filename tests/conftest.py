@@ -39,3 +39,8 @@ def gpt124m(book_gpt124m):
 def tiny_cfg():
     return {**GPT_CONFIG_124M, "vocab_size": 97, "context_length": 16, "emb_dim": 32,
             "n_heads": 4, "n_layers": 2, "drop_rate": 0.0}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "determinism: re-runs strict nbval over every notebook (deselect: -m 'not determinism')")
