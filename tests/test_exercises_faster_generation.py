@@ -52,7 +52,8 @@ def test_positions_match_the_package(capsys, monkeypatch):
     assert not check_positions((24, 9))
     assert not check_positions((39, 6))
     assert not check_positions(39)
-    assert not check_positions((39.0, 9.0))
+    assert not check_positions(("39", "9"))
+    assert check_positions((39.0, 9.0))  # whole numbers, as every check takes them
     assert not check_positions(None)
     assert "No answer yet" in capsys.readouterr().out
 

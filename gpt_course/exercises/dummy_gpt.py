@@ -1,27 +1,17 @@
 """Exercise checks for notebook 01 (the dummy GPT skeleton)."""
 
-from . import Verdict, no_answer_yet, report
+from . import Verdict, as_ints, no_answer_yet, report
 
 # tok_emb (50257 x 768) + pos_emb (1024 x 768) + out_head (768 x 50257, no bias);
 # the placeholder blocks and norm have no parameters.
 _DUMMY_PARAMETERS = 50257 * 768 + 1024 * 768 + 768 * 50257  # 77,981,184
 
 
-def _as_shape(answer):
-    try:
-        shape = tuple(int(n) for n in answer)
-    except (TypeError, ValueError):
-        return None
-    if any(float(n) != int(n) for n in answer):
-        return None
-    return shape
-
-
 def check_logits_shape(answer):
     """Exercise 1: the logits shape for a batch of 3 texts of 6 tokens each."""
     if no_answer_yet(answer):
         return Verdict(False)
-    shape = _as_shape(answer)
+    shape = as_ints(answer)
     if shape is None:
         return report(False, "", "give the shape as a tuple or list of three integers, "
                       "e.g. (2, 4, 50257), or a torch.Size")

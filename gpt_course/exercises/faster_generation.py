@@ -1,8 +1,6 @@
 """Exercise checks for notebook 09 (faster generation: KV cache and sampling)."""
 
-from numbers import Integral
-
-from . import Verdict, no_answer_yet, report
+from . import Verdict, as_int, as_ints, no_answer_yet, report
 
 PROMPT_TOKENS = 4
 NEW_TOKENS = 6
@@ -16,19 +14,15 @@ TOP_P = 0.75
 TOP_P_KEPT = 2
 
 
-def _is_int(value):
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
 def check_positions(answer):
     """Own exercise: (positions run without the cache, with the cache) for a
     4-token prompt and 6 new tokens, greedy."""
     if no_answer_yet(answer):
         return Verdict(False)
-    if (not isinstance(answer, (tuple, list)) or len(answer) != 2
-            or not all(_is_int(v) for v in answer)):
+    values = as_ints(answer)
+    if values is None or len(values) != 2:
         return report(False, "", "give two whole numbers as a pair: (without_cache, with_cache)")
-    without, with_cache = (int(v) for v in answer)
+    without, with_cache = values
     ok_without = without == POSITIONS_WITHOUT_CACHE
     ok_with = with_cache == POSITIONS_WITH_CACHE
     if ok_without and ok_with:
@@ -73,15 +67,16 @@ def check_top_p_kept(answer):
     0.5, 0.3, 0.15, 0.05?"""
     if no_answer_yet(answer):
         return Verdict(False)
-    if not _is_int(answer):
+    kept = as_int(answer)
+    if kept is None:
         return report(False, "", "give the number of tokens kept, a whole number")
-    if answer == TOP_P_KEPT:
+    if kept == TOP_P_KEPT:
         return report(True, "0.5 alone is below 0.75, 0.5 + 0.3 = 0.8 reaches it: the two most "
                       "likely tokens stay, renormalized to 0.625 and 0.375.", "")
-    if answer == 1:
+    if kept == 1:
         return report(False, "", "0.5 alone has not reached 0.75 yet: keep adding the next most "
                       "likely token.")
-    if answer == 3:
+    if kept == 3:
         return report(False, "", "one too many: top-p stops at the first token that makes the "
                       "running total reach top_p.")
     return report(False, "", "sort the probabilities from the largest, add them up, and stop as "

@@ -4,7 +4,7 @@ import torch
 
 from ..feed_forward import FeedForward
 from ..model_size import count_parameters
-from . import Verdict, no_answer_yet, report
+from . import Verdict, as_int, no_answer_yet, report
 
 
 def feed_forward_parameter_count(emb_dim):
@@ -14,23 +14,13 @@ def feed_forward_parameter_count(emb_dim):
         return count_parameters(FeedForward({"emb_dim": emb_dim}))
 
 
-def _as_int(answer):
-    if isinstance(answer, bool):
-        return None
-    if isinstance(answer, torch.Tensor):
-        answer = answer.item() if answer.numel() == 1 else None
-    if isinstance(answer, float) and answer.is_integer():
-        answer = int(answer)
-    return answer if isinstance(answer, int) else None
-
-
 def check_medium_feed_forward(answer):
     """Exercise: parameters of one feed forward network in GPT-2 medium
     (emb_dim 1024)."""
     if no_answer_yet(answer):
         return Verdict(False)
     target = feed_forward_parameter_count(1024)
-    value = _as_int(answer)
+    value = as_int(answer)
     hint = "use 2 * d * 4d + 4d + d with d = 1024 (both weight matrices and both bias vectors)."
     if value == 2 * 1024 * 4096:
         hint = "close: that is the weights only; add the two bias vectors (4096 and 1024)."
@@ -47,7 +37,7 @@ def check_all_blocks_small(answer):
     if no_answer_yet(answer):
         return Verdict(False)
     target = 12 * feed_forward_parameter_count(768)
-    value = _as_int(answer)
+    value = as_int(answer)
     return report(
         value == target,
         f"{target:,} parameters: close to half of GPT-2 small's 124,412,160 "

@@ -3,17 +3,7 @@
 import torch
 
 from ..gelu import GELU, gelu_exact
-from . import Verdict, no_answer_yet, report
-
-
-def _as_float(answer):
-    """The answer as a float (a number or a one-element tensor), else None."""
-    if isinstance(answer, bool) or (isinstance(answer, torch.Tensor) and answer.numel() != 1):
-        return None
-    try:
-        return float(answer)
-    except (TypeError, ValueError, RuntimeError):
-        return None
+from . import Verdict, as_float, no_answer_yet, report
 
 
 def gelu_minimum():
@@ -29,7 +19,7 @@ def check_gelu_minimum(answer):
     Two decimals are enough."""
     if no_answer_yet(answer):
         return Verdict(False)
-    value = _as_float(answer)
+    value = as_float(answer)
     x_min, y_min = gelu_minimum()
     ok = value is not None and abs(value - x_min) <= 0.01
     return report(
@@ -53,7 +43,7 @@ def check_gradient_at_minus_two(answer):
     ReLU's gradient there is 0; GELU's is small but not zero."""
     if no_answer_yet(answer):
         return Verdict(False)
-    value = _as_float(answer)
+    value = as_float(answer)
     target = gelu_gradient_at(-2.0)
     exact = gelu_gradient_at(-2.0, exact=True)  # also accepted
     ok = value is not None and min(abs(value - target), abs(value - exact)) <= 5e-4

@@ -2,7 +2,7 @@
 
 import torch
 
-from . import Verdict, no_answer_yet, report
+from . import Verdict, as_ints, no_answer_yet, report
 
 CROP_IDS = [15496, 11, 314, 716]   # "Hello, I am"
 CROP_CONTEXT = 3
@@ -14,11 +14,8 @@ def _ids(answer):
     nested = isinstance(answer, (list, tuple)) and len(answer) == 1
     if nested and isinstance(answer[0], (list, tuple)):
         answer = answer[0]  # [[11, 314, 716]] as idx[:, -3:].tolist() gives it
-    if not isinstance(answer, (list, tuple)):
-        return None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in answer):
-        return None
-    return list(answer)
+    ids = as_ints(answer)
+    return None if ids is None else list(ids)
 
 
 def check_crop(answer):

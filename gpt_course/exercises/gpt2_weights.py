@@ -2,7 +2,7 @@
 
 import torch
 
-from . import Verdict, no_answer_yet, report
+from . import Verdict, as_ints, no_answer_yet, report
 
 # GPT-2 small (124M): emb_dim 768, so c_attn is Conv1D(768 -> 3 * 768), stored [in, out].
 C_ATTN_SHAPE = (768, 2304)
@@ -12,21 +12,11 @@ GPT2_SMALL_UNTIED_PARAMS = 163_037_184
 GPT2_SMALL_TIED_NO_QKV_BIAS = 124_412_160
 
 
-def _shape(answer):
-    if isinstance(answer, torch.Size):
-        answer = tuple(answer)
-    if isinstance(answer, (list, tuple)) and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in answer
-    ):
-        return tuple(answer)
-    return None
-
-
 def check_c_attn_shape(answer):
     """Exercise: the shape of h.0.attn.c_attn.weight in GPT-2 small."""
     if no_answer_yet(answer):
         return Verdict(False)
-    shape = _shape(answer)
+    shape = as_ints(answer)
     if shape is None:
         return report(False, "", "give the shape as a tuple of ints, e.g. (10, 20)")
     if shape == C_ATTN_SHAPE:

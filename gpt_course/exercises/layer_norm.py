@@ -2,20 +2,7 @@
 
 import math
 
-from . import Verdict, no_answer_yet, report
-
-
-def _as_floats(answer):
-    """A list of floats from a number, list, tuple or tensor; None if impossible."""
-    if hasattr(answer, "detach"):
-        answer = answer.detach().flatten().tolist()
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
-        return [float(answer)]
-    try:
-        values = [float(v) for v in answer]
-    except (TypeError, ValueError):
-        return None
-    return values
+from . import Verdict, as_floats, no_answer_yet, report
 
 
 def _close(a, b, tol):
@@ -26,7 +13,7 @@ def check_biased_variance(answer):
     """Exercise 1: the variance LayerNorm uses (unbiased=False) of [1., 2., 3., 4.]."""
     if no_answer_yet(answer):
         return Verdict(False)
-    values = _as_floats(answer)
+    values = as_floats(answer)
     if values is None or len(values) != 1:
         return report(False, "", "give one number, e.g. 0.5 (a float or a one-element tensor)")
     value = values[0]
@@ -51,7 +38,7 @@ def check_constant_vector(answer):
     """Exercise 2: LayerNorm's output for the constant vector [7., 7., 7., 7.]."""
     if no_answer_yet(answer):
         return Verdict(False)
-    values = _as_floats(answer)
+    values = as_floats(answer)
     if values is None or len(values) != 4:
         return report(False, "", "give the four output values as a list or a tensor")
     if any(math.isnan(v) for v in values):
@@ -71,7 +58,7 @@ def check_scaled_statistics(answer):
     """Exercise 3: (mean, variance) of LayerNorm's output with scale 2 and shift 3."""
     if no_answer_yet(answer):
         return Verdict(False)
-    values = _as_floats(answer)
+    values = as_floats(answer)
     if values is None or len(values) != 2:
         return report(False, "", "give two numbers: (mean, variance)")
     if _close(values, [3.0, 4.0], 0.01):

@@ -1,12 +1,10 @@
 """Exercise checks for notebook 05 (shortcut connections)."""
 
-import math
-
 import torch
 import torch.nn as nn
 
 from ..shortcuts import ExampleDeepNeuralNetwork, layer_gradients
-from . import Verdict, no_answer_yet, report
+from . import Verdict, as_float, no_answer_yet, report
 
 LAYER_SIZES = [3, 3, 3, 3, 3, 1]
 SAMPLE_INPUT = [[1.0, 0.0, -1.0]]
@@ -21,17 +19,6 @@ def book_gradients(use_shortcut, activation=None, seed=123):
     return layer_gradients(model, torch.tensor(SAMPLE_INPUT), torch.tensor([[0.0]]))
 
 
-def _as_float(answer):
-    """The answer as a finite float (a number or a one-element tensor), else None."""
-    if isinstance(answer, bool) or (isinstance(answer, torch.Tensor) and answer.numel() != 1):
-        return None
-    try:
-        value = float(answer)
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    return value if math.isfinite(value) else None
-
-
 def check_first_layer_ratio(answer):
     """Exercise: how many times larger is the first layer's mean |gradient| with
     shortcuts than without? (within 1 %)"""
@@ -40,7 +27,7 @@ def check_first_layer_ratio(answer):
     with_sc = book_gradients(True)["layers.0.0.weight"]
     without = book_gradients(False)["layers.0.0.weight"]
     target = with_sc / without
-    value = _as_float(answer)
+    value = as_float(answer)
     ok = value is not None and abs(value - target) <= 0.01 * target
     hint = "divide layers.0.0.weight's value with shortcuts by the one without."
     if value is not None and value > 0 and abs(1 / value - target) <= 0.01 * target:
@@ -59,7 +46,7 @@ def check_relu_first_layer(answer):
     if no_answer_yet(answer):
         return Verdict(False)
     target = book_gradients(True, activation=nn.ReLU)["layers.0.0.weight"]
-    value = _as_float(answer)
+    value = as_float(answer)
     ok = value is not None and abs(value - target) <= 0.01 * target
     return report(
         ok,

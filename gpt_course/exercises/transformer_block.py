@@ -1,6 +1,6 @@
 """Exercise checks for notebook 06 (the transformer block)."""
 
-from . import Verdict, no_answer_yet, report
+from . import Verdict, as_ints, no_answer_yet, report
 
 ATTENTION_PARAMS = 2_360_064      # W_query, W_key, W_value (no bias) + out_proj (with bias)
 FEED_FORWARD_PARAMS = 4_722_432   # 768 -> 3072 -> 768, both with bias
@@ -19,14 +19,8 @@ def _as_ints(answer, n):
             return None
     if not isinstance(answer, (list, tuple)):
         answer = [answer]
-    values = []
-    for value in answer:
-        if hasattr(value, "item"):
-            value = value.item()
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            return None
-        values.append(int(value))
-    return values if len(values) == n else None
+    values = as_ints(answer)
+    return list(values) if values is not None and len(values) == n else None
 
 
 def check_block_parameters(answer):
