@@ -1,6 +1,6 @@
 """Exercise checks for notebook 06 (the transformer block)."""
 
-from . import Verdict, as_ints, no_answer_yet, report
+from . import Verdict, as_int, as_ints, no_answer_yet, report
 
 ATTENTION_PARAMS = 2_360_064      # W_query, W_key, W_value (no bias) + out_proj (with bias)
 FEED_FORWARD_PARAMS = 4_722_432   # 768 -> 3072 -> 768, both with bias
@@ -8,26 +8,21 @@ LAYER_NORM_PARAMS = 2 * 2 * 768   # norm1 and norm2, each a scale and a shift
 BLOCK_PARAMS = ATTENTION_PARAMS + FEED_FORWARD_PARAMS + LAYER_NORM_PARAMS
 
 
-def _as_ints(answer, n):
-    """A list of n ints from a number, tuple/list or dict; None if impossible."""
+def _attention_and_feed_forward(answer):
+    """(attention, feed_forward) ints from a pair or a dict with those keys; None if impossible."""
     if isinstance(answer, dict):
         keys = {key.lower().replace(" ", "_").replace("-", "_"): value
                 for key, value in answer.items() if isinstance(key, str)}
-        try:
-            answer = [keys["attention"], keys["feed_forward"]]
-        except KeyError:
-            return None
-    if not isinstance(answer, (list, tuple)):
-        answer = [answer]
+        answer = [keys.get("attention"), keys.get("feed_forward")]
     values = as_ints(answer)
-    return list(values) if values is not None and len(values) == n else None
+    return values if values is not None and len(values) == 2 else None
 
 
 def check_block_parameters(answer):
     """Exercise 4.1: (attention, feed forward) parameters of one block of GPT_CONFIG_124M."""
     if no_answer_yet(answer):
         return Verdict(False)
-    values = _as_ints(answer, 2)
+    values = _attention_and_feed_forward(answer)
     if values is None:
         return report(False, "", "give two whole numbers: (attention_params, feed_forward_params), "
                       "or a dict with keys 'attention' and 'feed_forward'")
@@ -59,10 +54,9 @@ def check_block_total(answer):
     """Own exercise: all parameters of one TransformerBlock of GPT_CONFIG_124M."""
     if no_answer_yet(answer):
         return Verdict(False)
-    values = _as_ints(answer, 1)
-    if values is None:
+    total = as_int(answer)
+    if total is None:
         return report(False, "", "give one whole number")
-    total = values[0]
     if total == BLOCK_PARAMS:
         return report(True, "2,360,064 (attention) + 4,722,432 (feed forward) + 2 x 1,536 "
                       "(two LayerNorms, scale and shift each) = 7,085,568.", "")
@@ -80,10 +74,9 @@ def check_masked_entries(answer):
     mask for a 5-token input."""
     if no_answer_yet(answer):
         return Verdict(False)
-    values = _as_ints(answer, 1)
-    if values is None:
+    count = as_int(answer)
+    if count is None:
         return report(False, "", "give one whole number")
-    count = values[0]
     if count == 10:
         return report(True, "The 5 x 5 weight matrix has 5 x 4 / 2 = 10 entries above the "
                       "diagonal: token i may not see tokens i+1 ... 5.", "")
