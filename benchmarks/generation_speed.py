@@ -3,7 +3,7 @@ weights everywhere (GPT_CONFIG_124M with qkv_bias=True, seed 123), batch 1,
 prompt "Hello, I am", greedy, float32, on the CPU:
 
   (a) book loop   generate_text_simple: the whole context every step
-  (b) KV cache    gpt_course.sampling.generate(use_cache=True)
+  (b) KV cache    gpt_course.beyond.nb09_sampling.generate(use_cache=True)
   (c) HF          transformers GPT2LMHeadModel.generate(use_cache=True,
                   do_sample=False) with the same weights copied in
   (d) floor       one matrix-vector product through every weight matrix
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gpt_course import GPT_CONFIG_124M, GPTModel, generate_text_simple  # noqa: E402
-from gpt_course.sampling import generate  # noqa: E402
+from gpt_course.beyond.nb09_sampling import generate  # noqa: E402
 from gpt_course.tokenizer import text_to_token_ids  # noqa: E402
 
 

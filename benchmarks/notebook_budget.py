@@ -111,7 +111,7 @@ def _demo_arguments(factory):
     if "prompt" in params and params["prompt"].default is inspect.Parameter.empty:
         kwargs["prompt"] = "Hello, I am"
     if "history" in params:  # the training explorer: a made-up run of the notebook's shape
-        from gpt_course.training import TrainingHistory
+        from gpt_course.beyond.nb11_training import TrainingHistory
 
         epochs, steps = 12, 20
         train = [7.0 * 0.9 ** (i / steps) for i in range(epochs * steps)]

@@ -1,35 +1,44 @@
-"""gpt_course: the code of the course, once. Modules in the order the
-notebooks teach them."""
+"""gpt_course: the code of the course, once.
 
-from .config import GPT_CONFIG_124M, GPT2_CONFIGS, check_token_ids, validate_config
+    book/        the chapter, one module per concept, numbered by notebook (nb02_layer_norm ...)
+    beyond/      the KV cache and sampling (09), GPT-2's weights (10), training (11)
+    explorers/   the sliders, one module per notebook, named after it
+    exercises/   the checks, one module per notebook, named after it
+    config, tokenizer, checks, source: shared by all of them
+
+Every public name is importable from here: ``from gpt_course import LayerNorm``.
+"""
+
+from .config import GPT_CONFIG_124M, GPT2_CONFIGS, validate_config
+from .checks import check_token_ids
 from .tokenizer import (
     TokenizerUnavailableError,
     get_tokenizer,
     text_to_token_ids,
     token_ids_to_text,
 )
-from .dummy_gpt import DummyGPTModel, DummyLayerNorm, DummyTransformerBlock
-from .layer_norm import LayerNorm
-from .gelu import GELU, gelu_exact
-from .feed_forward import FeedForward
-from .shortcuts import ExampleDeepNeuralNetwork, layer_gradients
-from .attention import MultiHeadAttention
-from .transformer_block import TransformerBlock
-from .gpt_model import GPTModel
-from .model_size import ModelSize, count_parameters, model_size
-from .generation import generate_text_simple
+from .book.nb01_dummy_gpt import DummyGPTModel, DummyLayerNorm, DummyTransformerBlock
+from .book.nb02_layer_norm import LayerNorm
+from .book.nb03_gelu import GELU, gelu_exact
+from .book.nb04_feed_forward import FeedForward
+from .book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
+from .book.nb06_attention import MultiHeadAttention
+from .book.nb06_transformer_block import TransformerBlock
+from .book.nb07_gpt_model import GPTModel
+from .book.nb07_model_size import ModelSize, count_parameters, model_size
+from .book.nb08_generation import generate_text_simple
 from .source import show_source
 # Beyond the book: fast generation, sampling, real GPT-2 weights.
-from .kv_cache import KVCache, forward_with_cache
-from .sampling import generate, next_token_distribution
-from .pretrained import (
+from .beyond.nb09_kv_cache import KVCache, forward_with_cache
+from .beyond.nb09_sampling import generate, next_token_distribution
+from .beyond.nb10_gpt2_weights import (
     GPT2WeightsUnavailableError,
     config_from_hf,
     download_gpt2_124m,
     load_gpt2_safetensors,
     load_gpt2_state_dict,
 )
-from .training import (
+from .beyond.nb11_training import (
     GPTDatasetV1,
     SmallVocab,
     TrainingHistory,

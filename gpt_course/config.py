@@ -1,7 +1,7 @@
 """Model configurations: the book's GPT_CONFIG_124M, the GPT-2 size presets,
 and the one check every model constructor runs on a config."""
 
-from numbers import Real
+from .checks import check_bool, check_int, check_real
 
 GPT_CONFIG_124M = {
     "vocab_size": 50257,     # GPT-2's BPE vocabulary (tiktoken "gpt2")
@@ -32,12 +32,15 @@ REQUIRED_KEYS = tuple(GPT_CONFIG_124M)
 
 
 def validate_config(cfg, required=REQUIRED_KEYS):
-    """Raise ValueError naming the key, the value and what is allowed if `cfg`
-    is not a usable model config. `required` lists the keys the caller needs
-    (a FeedForward needs only "emb_dim"); unknown keys are always an error,
-    because a misspelt key would otherwise be silently ignored."""
+    """Return a copy of `cfg` if it is a usable model config, else raise
+    (TypeError for a value of the wrong kind, ValueError for a wrong value),
+    naming the key, the value and what is allowed. `required` lists the keys
+    the caller needs (a FeedForward needs only "emb_dim"); unknown keys are
+    always an error, because a misspelt key would otherwise be silently
+    ignored. Models keep the copy, so changing the caller's dict later cannot
+    change a model that was already built."""
     if not isinstance(cfg, dict):
-        raise ValueError(
+        raise TypeError(
             f"config must be a dict like GPT_CONFIG_124M, got {type(cfg).__name__}"
         )
     missing = [key for key in required if key not in cfg]
@@ -54,80 +57,22 @@ def validate_config(cfg, required=REQUIRED_KEYS):
         )
     for key in _POSITIVE_INT_KEYS:
         if key in cfg:
-            value = cfg[key]
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(
-                    f"config[{key!r}] = {value!r} must be a positive int, "
-                    f"got {type(value).__name__}"
-                )
-            if value <= 0:
-                raise ValueError(f"config[{key!r}] = {value!r} must be a positive int")
+            check_int(f"config[{key!r}]", cfg[key], low=1, why=" (a size: it must be positive)")
     for key in _DROPOUT_KEYS:
         if key in cfg:
-            value = cfg[key]
-            if isinstance(value, bool) or not isinstance(value, Real):
-                raise ValueError(
-                    f"config[{key!r}] = {value!r} must be a number in [0, 1)"
-                )
-            if not 0.0 <= value < 1.0:
-                raise ValueError(
-                    f"config[{key!r}] = {value!r} is outside [0, 1): a dropout "
-                    f"probability of 1 would zero every activation"
-                )
-    if "qkv_bias" in cfg and not isinstance(cfg["qkv_bias"], bool):
-        raise ValueError(
-            f"config['qkv_bias'] = {cfg['qkv_bias']!r} must be True or False"
-        )
+            check_real(f"config[{key!r}]", cfg[key], low=0, high=1, high_open=True,
+                       why=" (a dropout probability; 1 would zero every activation)")
+    if "qkv_bias" in cfg:
+        check_bool("config['qkv_bias']", cfg["qkv_bias"])
     if "emb_dim" in cfg and "n_heads" in cfg and cfg["emb_dim"] % cfg["n_heads"]:
         raise ValueError(
             f"config['emb_dim'] = {cfg['emb_dim']} is not divisible by "
             f"config['n_heads'] = {cfg['n_heads']}: each head gets emb_dim / n_heads "
             f"dimensions, so pick n_heads that divides emb_dim"
         )
-    return cfg
+    return dict(cfg)
 
 
 def dropout_rate(cfg, place):
     """The dropout probability for `place` ("emb", "attn" or "shortcut")."""
     return cfg.get(f"drop_rate_{place}", cfg["drop_rate"])
-
-
-def check_token_ids(in_idx, cfg):
-    """Raise a clear error unless `in_idx` is a [batch, seq_len] integer tensor
-    of ids in [0, vocab_size) no longer than context_length. Called where ids
-    enter a model, so a mistake never surfaces as an index error inside torch."""
-    import torch
-
-    if not isinstance(in_idx, torch.Tensor):
-        raise TypeError(
-            f"token ids must be a torch.Tensor of shape [batch, seq_len], got "
-            f"{type(in_idx).__name__}; wrap a list with torch.tensor([...])"
-        )
-    if in_idx.is_floating_point() or in_idx.is_complex() or in_idx.dtype == torch.bool:
-        raise TypeError(
-            f"token ids must be integers (torch.long), got dtype {in_idx.dtype}; "
-            f"use ids.long() if they are whole numbers"
-        )
-    if in_idx.dim() != 2:
-        raise ValueError(
-            f"token ids must have shape [batch, seq_len], got {list(in_idx.shape)}; "
-            f"for a single sequence use ids.unsqueeze(0)"
-        )
-    batch, seq_len = in_idx.shape
-    if batch == 0 or seq_len == 0:
-        raise ValueError(
-            f"token ids are empty (shape {list(in_idx.shape)}): give at least one token"
-        )
-    if seq_len > cfg["context_length"]:
-        raise ValueError(
-            f"sequence length {seq_len} exceeds context_length "
-            f"{cfg['context_length']}; keep the last tokens with "
-            f"ids[:, -{cfg['context_length']}:]"
-        )
-    if in_idx.device.type != "meta":
-        low, high = int(in_idx.min()), int(in_idx.max())
-        if low < 0 or high >= cfg["vocab_size"]:
-            raise ValueError(
-                f"token ids must be in [0, {cfg['vocab_size']}) (vocab_size), got "
-                f"min {low} and max {high}"
-            )

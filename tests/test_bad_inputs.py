@@ -9,19 +9,23 @@ from gpt_course import (
 )
 
 
-@pytest.mark.parametrize("change, words", [
-    ({"emb_dim": 770}, ["emb_dim", "770", "n_heads", "divisible"]),
-    ({"drop_rate": 1.0}, ["drop_rate", "1.0", "[0, 1)"]),
-    ({"drop_rate": -0.1}, ["drop_rate", "-0.1", "[0, 1)"]),
-    ({"drop_rate_attn": 1.5}, ["drop_rate_attn", "1.5"]),
-    ({"n_layers": 0}, ["n_layers", "0", "positive"]),
-    ({"vocab_size": 50257.0}, ["vocab_size", "50257.0", "int"]),
-    ({"n_heads": True}, ["n_heads", "True", "int"]),
-    ({"qkv_bias": "no"}, ["qkv_bias", "'no'", "True or False"]),
-    ({"emb_size": 768}, ["unknown", "emb_size"]),
+# The policy (gpt_course/checks.py): TypeError for the wrong kind of value,
+# ValueError for a wrong value of the right kind.
+@pytest.mark.parametrize("change, error, words", [
+    ({"emb_dim": 770}, ValueError, ["emb_dim", "770", "n_heads", "divisible"]),
+    ({"drop_rate": 1.0}, ValueError, ["drop_rate", "1.0", "[0, 1)"]),
+    ({"drop_rate": -0.1}, ValueError, ["drop_rate", "-0.1", "[0, 1)"]),
+    ({"drop_rate": float("nan")}, ValueError, ["drop_rate", "nan", "[0, 1)"]),
+    ({"drop_rate_attn": 1.5}, ValueError, ["drop_rate_attn", "1.5"]),
+    ({"drop_rate": "0.1"}, TypeError, ["drop_rate", "'0.1'", "number"]),
+    ({"n_layers": 0}, ValueError, ["n_layers", "0", "positive"]),
+    ({"vocab_size": 50257.0}, TypeError, ["vocab_size", "50257.0", "int"]),
+    ({"n_heads": True}, TypeError, ["n_heads", "True", "int"]),
+    ({"qkv_bias": "no"}, TypeError, ["qkv_bias", "'no'", "True or False"]),
+    ({"emb_size": 768}, ValueError, ["unknown", "emb_size"]),
 ])
-def test_bad_config_values(change, words):
-    with pytest.raises(ValueError) as info:
+def test_bad_config_values(change, error, words):
+    with pytest.raises(error) as info:
         GPTModel({**GPT_CONFIG_124M, **change})
     for word in words:
         assert word in str(info.value)
@@ -35,7 +39,7 @@ def test_missing_config_key_is_named():
 
 
 def test_config_must_be_a_dict():
-    with pytest.raises(ValueError, match="must be a dict"):
+    with pytest.raises(TypeError, match="must be a dict"):
         validate_config([("emb_dim", 768)])
 
 
@@ -124,3 +128,25 @@ def test_decode_checks_ids():
         token_ids_to_text(torch.tensor([1.5]))
     with pytest.raises(ValueError, match="one row at a time"):
         token_ids_to_text(torch.tensor([[1], [2]]))
+
+
+@pytest.mark.parametrize("constructor", [GPTModel, DummyGPTModel])
+def test_model_keeps_its_own_config(constructor, tiny_cfg):
+    cfg = dict(tiny_cfg)
+    model = constructor(cfg)
+    cfg["context_length"] = 10_000  # the caller changes its dict after building
+    assert model.cfg["context_length"] == tiny_cfg["context_length"]
+    too_long = torch.zeros(1, tiny_cfg["context_length"] + 1, dtype=torch.long)
+    with pytest.raises(ValueError, match="exceeds context_length"):
+        model(too_long)
+
+
+@pytest.mark.parametrize("dtype", [torch.int16, torch.int8, torch.uint8, torch.float32, torch.bool])
+def test_token_ids_of_a_dtype_the_embedding_cannot_take(tiny, dtype):
+    with pytest.raises(TypeError, match=r"torch\.long.*ids\.long\(\)"):
+        tiny(torch.tensor([[1, 2, 3]]).to(dtype))
+
+
+def test_int32_token_ids_work_like_int64(tiny):
+    ids = torch.tensor([[1, 2, 3]])
+    assert torch.equal(tiny(ids.int()), tiny(ids))

@@ -3,7 +3,7 @@
 import torch
 
 from gpt_course import GPT_CONFIG_124M, DummyGPTModel
-from gpt_course.exercises.dummy_gpt import check_dummy_parameter_count, check_logits_shape
+from gpt_course.exercises.nb01_dummy_gpt import check_dummy_parameter_count, check_logits_shape
 
 NO_ANSWER = "No answer yet"
 

@@ -3,7 +3,7 @@ import torch
 from gpt_course import (
     GPT_CONFIG_124M, GPTModel, generate, generate_text_simple, next_token_distribution,
 )
-from gpt_course.exercises.faster_generation import (
+from gpt_course.exercises.nb09_faster_generation import (
     NEW_TOKENS, PROMPT_TOKENS, TOP_P, TOP_P_PROBS, check_greedy_limit, check_positions,
     check_top_p_kept,
 )
@@ -30,7 +30,7 @@ def test_positions_match_the_package(capsys, monkeypatch):
     assert idx.shape[1] == PROMPT_TOKENS
     book = _positions_run(model, lambda: generate_text_simple(model, idx, NEW_TOKENS, 16))
     # the cached path reads the embedding table directly: count what its forward step gets
-    import gpt_course.sampling as sampling
+    import gpt_course.beyond.nb09_sampling as sampling
     runs = []
     forward = sampling._forward
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gpt_course.exercises.feed_forward import check_all_blocks_small, check_medium_feed_forward
+from gpt_course.exercises.nb04_feed_forward import check_all_blocks_small, check_medium_feed_forward
 
 
 @pytest.mark.parametrize("check", [check_medium_feed_forward, check_all_blocks_small])

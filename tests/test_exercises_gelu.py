@@ -1,6 +1,6 @@
 import pytest
 
-from gpt_course.exercises.gelu import check_gelu_minimum, check_gradient_at_minus_two
+from gpt_course.exercises.nb03_gelu_vs_relu import check_gelu_minimum, check_gradient_at_minus_two
 
 
 @pytest.mark.parametrize("check", [check_gelu_minimum, check_gradient_at_minus_two])

@@ -1,6 +1,6 @@
 import torch
 
-from gpt_course.exercises.generation import check_crop, check_greedy_next_token
+from gpt_course.exercises.nb08_greedy_generation import check_crop, check_greedy_next_token
 
 
 def test_crop(capsys):

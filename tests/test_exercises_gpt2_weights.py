@@ -1,7 +1,7 @@
 import torch
 
 from gpt_course import GPT_CONFIG_124M, model_size
-from gpt_course.exercises.gpt2_weights import (
+from gpt_course.exercises.nb10_gpt2_weights import (
     GPT2_SMALL_TIED_PARAMS,
     check_c_attn_shape,
     check_split_c_attn,

@@ -1,7 +1,7 @@
 import torch
 
 from gpt_course import GPT2_CONFIGS, GPT_CONFIG_124M, GPTModel, model_size
-from gpt_course.exercises.gpt_model import (
+from gpt_course.exercises.nb07_gpt_model import (
     DROPOUT_RATES, GPT2_SIZES, check_gpt2_sizes, check_separate_dropout,
 )
 
@@ -56,7 +56,7 @@ def test_separate_dropout(capsys):
 
 
 def test_position_params(capsys):
-    from gpt_course.exercises.gpt_model import check_position_params
+    from gpt_course.exercises.nb07_gpt_model import check_position_params
 
     assert check_position_params(786_432)
     assert not check_position_params(50257 * 768)

@@ -3,7 +3,7 @@
 import torch
 
 from gpt_course import LayerNorm
-from gpt_course.exercises.layer_norm import (
+from gpt_course.exercises.nb02_layer_norm import (
     CONSTANT_SHIFT, check_biased_variance, check_constant_vector, check_scaled_statistics,
 )
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from gpt_course.exercises.shortcuts import check_first_layer_ratio, check_relu_first_layer
+from gpt_course.exercises.nb05_shortcut_connections import check_first_layer_ratio, check_relu_first_layer
 
 
 @pytest.mark.parametrize("check", [check_first_layer_ratio, check_relu_first_layer])

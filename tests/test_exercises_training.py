@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from gpt_course.exercises.training import check_first_target, check_initial_loss
+from gpt_course.exercises.nb11_training_glimpse import check_first_target, check_initial_loss
 
 
 def test_first_target(capsys):

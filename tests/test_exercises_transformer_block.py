@@ -1,5 +1,5 @@
 from gpt_course import GPT_CONFIG_124M, TransformerBlock, count_parameters
-from gpt_course.exercises.transformer_block import (
+from gpt_course.exercises.nb06_transformer_block import (
     ATTENTION_PARAMS, BLOCK_PARAMS, FEED_FORWARD_PARAMS, check_block_parameters,
     check_block_total,
 )
@@ -37,7 +37,7 @@ def test_block_total(capsys):
 
 
 def test_masked_entries(capsys):
-    from gpt_course.exercises.transformer_block import check_masked_entries
+    from gpt_course.exercises.nb06_transformer_block import check_masked_entries
 
     assert check_masked_entries(10)
     assert not check_masked_entries(15)

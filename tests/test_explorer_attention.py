@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gpt_course import GPTModel, text_to_token_ids
-from gpt_course.explorers.attention import (
+from gpt_course.explorers.nb06_transformer_block import (
     DEFAULT_TEXT, SMALL_CONFIG, attention_explorer, attention_weights,
 )
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gpt_course import FeedForward, count_parameters
-from gpt_course.explorers.feed_forward import feed_forward_explorer, feed_forward_parameters
+from gpt_course.explorers.nb04_feed_forward import feed_forward_explorer, feed_forward_parameters
 
 
 @pytest.mark.parametrize("emb_dim", [64, 768, 1024, 1600])

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from gpt_course.explorers.gelu import gelu_explorer, values_and_gradients
+from gpt_course.explorers.nb03_gelu_vs_relu import gelu_explorer, values_and_gradients
 
 
 def phi(x):

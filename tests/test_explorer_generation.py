@@ -4,7 +4,7 @@ import torch
 from gpt_course import (
     GPT_CONFIG_124M, GPTModel, generate_text_simple, get_tokenizer, text_to_token_ids,
 )
-from gpt_course.explorers.generation import generation_explorer
+from gpt_course.explorers.nb08_greedy_generation import generation_explorer
 
 TINY = {**GPT_CONFIG_124M, "context_length": 8, "emb_dim": 32, "n_heads": 4, "n_layers": 2}
 PROMPT = "Hello, I am"

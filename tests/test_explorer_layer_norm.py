@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gpt_course.explorers.layer_norm import X_LIMIT, layer_norm_explorer, token_vector
+from gpt_course.explorers.nb02_layer_norm import X_LIMIT, layer_norm_explorer, token_vector
 
 
 def expected_stats(values):

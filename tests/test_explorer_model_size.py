@@ -1,7 +1,7 @@
 import pytest
 
 from gpt_course import GPT2_CONFIGS, GPT_CONFIG_124M, model_size
-from gpt_course.explorers.model_size import PARTS, model_size_explorer, size_breakdown
+from gpt_course.explorers.nb07_gpt_model import PARTS, model_size_explorer, size_breakdown
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gpt_course import next_token_distribution
-from gpt_course.explorers.sampling import BOOK_LOGITS, BOOK_WORDS, sampling_explorer
+from gpt_course.explorers.nb09_faster_generation import BOOK_LOGITS, BOOK_WORDS, sampling_explorer
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from gpt_course import ExampleDeepNeuralNetwork, layer_gradients
-from gpt_course.explorers.shortcuts import MAX_DEPTH, Y_LIMITS, shortcut_explorer
+from gpt_course.explorers.nb05_shortcut_connections import MAX_DEPTH, Y_LIMITS, shortcut_explorer
 
 BOOK_WITHOUT = [0.000202, 0.000120, 0.000715, 0.001399, 0.005050]
 BOOK_WITH = [0.2217, 0.2069, 0.3290, 0.2666, 1.3259]

@@ -1,7 +1,7 @@
 import pytest
 
-from gpt_course.explorers.training import training_explorer
-from gpt_course.training import TrainingHistory
+from gpt_course.explorers.nb11_training_glimpse import training_explorer
+from gpt_course.beyond.nb11_training import TrainingHistory
 
 STEPS = 3
 HISTORY = TrainingHistory(

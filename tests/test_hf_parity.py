@@ -1,5 +1,5 @@
 """The course's GPTModel computes what Hugging Face's GPT2LMHeadModel computes,
-once the weights are loaded with gpt_course.pretrained. Offline: the reference
+once the weights are loaded with gpt_course.beyond.nb10_gpt2_weights. Offline: the reference
 model is built locally from a GPT2Config, never from the hub."""
 
 import json
@@ -13,15 +13,15 @@ from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from gpt_course import GPTModel, generate_text_simple  # noqa: E402
-from gpt_course import pretrained  # noqa: E402
-from gpt_course.pretrained import (  # noqa: E402
+from gpt_course.beyond import nb10_gpt2_weights as pretrained  # noqa: E402
+from gpt_course.beyond.nb10_gpt2_weights import (  # noqa: E402
     GPT2WeightsUnavailableError,
     config_from_hf,
     download_gpt2_124m,
     load_gpt2_safetensors,
     load_gpt2_state_dict,
 )
-from gpt_course.sampling import generate  # noqa: E402
+from gpt_course.beyond.nb09_sampling import generate  # noqa: E402
 
 hf_logging.set_verbosity_error()
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gpt_course import GPT_CONFIG_124M, GPTModel, generate_text_simple
-from gpt_course.sampling import generate, next_token_distribution
+from gpt_course.beyond.nb09_sampling import generate, next_token_distribution
 
 CFG = {**GPT_CONFIG_124M, "vocab_size": 500, "context_length": 32, "emb_dim": 64,
        "n_heads": 4, "n_layers": 2, "drop_rate": 0.1}

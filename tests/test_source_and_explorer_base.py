@@ -8,7 +8,7 @@ from gpt_course.explorers import Explorer, slider
 def test_show_source_displays_the_running_code():
     view = show_source(LayerNorm)
     html = view._repr_html_()
-    assert "gpt_course.layer_norm" in html and "unbiased" in html
+    assert "gpt_course.book.nb02_layer_norm" in html and "unbiased" in html
     assert "class LayerNorm" in repr(view)
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gpt_course import GPTModel, get_tokenizer
-from gpt_course.training import (
+from gpt_course.beyond.nb11_training import (
     GPTDatasetV1,
     SmallVocab,
     calc_loss_batch,

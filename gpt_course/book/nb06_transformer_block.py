@@ -2,10 +2,10 @@
 
 import torch.nn as nn
 
-from .attention import MultiHeadAttention
-from .config import dropout_rate, validate_config
-from .feed_forward import FeedForward
-from .layer_norm import LayerNorm
+from .nb06_attention import MultiHeadAttention
+from ..config import dropout_rate, validate_config
+from .nb04_feed_forward import FeedForward
+from .nb02_layer_norm import LayerNorm
 
 
 class TransformerBlock(nn.Module):

@@ -2,7 +2,7 @@
 
 import torch
 
-from . import Verdict, as_ints, no_answer_yet, report
+from .base import Verdict, as_ints, no_answer_yet, report
 
 # GPT-2 small (124M): emb_dim 768, so c_attn is Conv1D(768 -> 3 * 768), stored [in, out].
 C_ATTN_SHAPE = (768, 2304)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from ..sampling import next_token_distribution
+from ..beyond.nb09_sampling import next_token_distribution
 from .base import Explorer, fixed_subplots, int_slider, slider
 
 # The book's chapter 5 example: a hand-made vocabulary and next-token logits

@@ -2,8 +2,8 @@
 
 import torch.nn as nn
 
-from .config import validate_config
-from .gelu import GELU
+from ..config import validate_config
+from .nb03_gelu import GELU
 
 
 class FeedForward(nn.Module):

@@ -2,7 +2,7 @@
 
 import torch
 
-from . import Verdict, as_ints, no_answer_yet, report
+from .base import Verdict, as_ints, no_answer_yet, report
 
 CROP_IDS = [15496, 11, 314, 716]   # "Hello, I am"
 CROP_CONTEXT = 3

@@ -1,6 +1,6 @@
 """Exercise checks for notebook 09 (faster generation: KV cache and sampling)."""
 
-from . import Verdict, as_int, as_ints, no_answer_yet, report
+from .base import Verdict, as_int, as_ints, no_answer_yet, report
 
 PROMPT_TOKENS = 4
 NEW_TOKENS = 6

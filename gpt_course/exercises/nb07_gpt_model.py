@@ -2,7 +2,7 @@
 
 import math
 
-from . import Verdict, no_answer_yet, report
+from .base import Verdict, no_answer_yet, report
 
 # Book, exercise 4.2: parameters (untied output head) and float32 memory in
 # the book's "MB" (MiB: bytes / 1024**2).

@@ -2,6 +2,8 @@
 
 import torch
 
+from ..checks import check_int
+
 
 def generate_text_simple(model, idx, max_new_tokens, context_size):
     """Append `max_new_tokens` tokens to `idx` ([batch, n_tokens]), each time
@@ -22,16 +24,12 @@ def generate_text_simple(model, idx, max_new_tokens, context_size):
 def _check_generation_args(idx, max_new_tokens, context_size):
     if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
         shape = list(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-        raise ValueError(
+        error = ValueError if isinstance(idx, torch.Tensor) else TypeError
+        raise error(
             f"idx must be a [batch, n_tokens] tensor of token ids, got {shape}; "
-            f"text_to_token_ids(text) makes one"
+            f"text_to_token_ids(text, tokenizer) makes one"
         )
     if idx.shape[1] == 0:
         raise ValueError("the prompt is empty: give at least one token to continue from")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if isinstance(context_size, bool) or not isinstance(context_size, int) or context_size < 1:
-        raise ValueError(
-            f"context_size must be a positive int (the model's context_length), "
-            f"got {context_size!r}"
-        )
+    check_int("max_new_tokens", max_new_tokens, low=0)
+    check_int("context_size", context_size, low=1, why=" (the model's context_length)")

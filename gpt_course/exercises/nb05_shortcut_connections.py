@@ -3,8 +3,8 @@
 import torch
 import torch.nn as nn
 
-from ..shortcuts import ExampleDeepNeuralNetwork, layer_gradients
-from . import Verdict, as_float, no_answer_yet, report
+from ..book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
+from .base import Verdict, as_float, no_answer_yet, report
 
 LAYER_SIZES = [3, 3, 3, 3, 3, 1]
 SAMPLE_INPUT = [[1.0, 0.0, -1.0]]

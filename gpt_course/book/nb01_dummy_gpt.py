@@ -8,7 +8,8 @@ them one at a time.
 import torch
 import torch.nn as nn
 
-from .config import check_token_ids, validate_config
+from ..checks import check_token_ids
+from ..config import validate_config
 
 
 class DummyGPTModel(nn.Module):

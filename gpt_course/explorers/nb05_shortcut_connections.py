@@ -15,8 +15,8 @@ import torch.nn as nn
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..gelu import GELU
-from ..shortcuts import ExampleDeepNeuralNetwork, layer_gradients
+from ..book.nb03_gelu import GELU
+from ..book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
 from .base import Explorer, fixed_subplots, int_slider
 
 MAX_DEPTH = 12

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import validate_config
+from ..config import validate_config
 
 MIB = 1024**2  # a mebibyte: what the book prints as "MB" (621.83 "MB")
 MB = 1000**2   # a megabyte in the SI sense

@@ -12,7 +12,7 @@ import torch
 from matplotlib.patches import Rectangle
 
 from ..config import GPT_CONFIG_124M
-from ..gpt_model import GPTModel
+from ..book.nb07_gpt_model import GPTModel
 from ..tokenizer import get_tokenizer, text_to_token_ids
 from .base import Explorer, int_slider
 

@@ -28,11 +28,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import MultiHeadAttention
-from .config import check_token_ids
-from .feed_forward import FeedForward
-from .gelu import GELU
-from .layer_norm import LayerNorm
+from ..book.nb06_attention import MultiHeadAttention
+from ..checks import check_token_ids
+from ..book.nb04_feed_forward import FeedForward
+from ..book.nb03_gelu import GELU
+from ..book.nb02_layer_norm import LayerNorm
 
 __all__ = ["KVCache", "forward_with_cache"]
 

@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from . import Verdict, no_answer_yet, report
+from .base import Verdict, no_answer_yet, report
 
 WINDOW_IDS = [10, 20, 30, 40, 50, 60]
 WINDOW_LENGTH = 4

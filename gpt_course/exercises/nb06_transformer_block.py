@@ -1,6 +1,6 @@
 """Exercise checks for notebook 06 (the transformer block)."""
 
-from . import Verdict, as_int, as_ints, no_answer_yet, report
+from .base import Verdict, as_int, as_ints, no_answer_yet, report
 
 ATTENTION_PARAMS = 2_360_064      # W_query, W_key, W_value (no bias) + out_proj (with bias)
 FEED_FORWARD_PARAMS = 4_722_432   # 768 -> 3072 -> 768, both with bias

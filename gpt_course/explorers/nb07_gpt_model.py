@@ -1,7 +1,7 @@
 """Notebook 07: a model-size calculator. Width, depth and heads in; parameters
 (per part, total, with weight tying) and memory out, never allocating a model.
 
-Sizes come from `gpt_course.model_size`, which counts from the config alone.
+Sizes come from `gpt_course.book.nb07_model_size`, which counts from the config alone.
 Every block of a GPTModel has the same size, so one block is counted (cached)
 and multiplied by n_layers.
 """
@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from ..config import GPT2_CONFIGS, GPT_CONFIG_124M
-from ..model_size import MIB, model_size
+from ..book.nb07_model_size import MIB, model_size
 from .base import Explorer, int_slider
 
 PARTS = ("token + position embeddings", "attention (all blocks)",

@@ -2,8 +2,8 @@
 
 import torch
 
-from ..gelu import GELU, gelu_exact
-from . import Verdict, as_float, no_answer_yet, report
+from ..book.nb03_gelu import GELU, gelu_exact
+from .base import Verdict, as_float, no_answer_yet, report
 
 
 def gelu_minimum():

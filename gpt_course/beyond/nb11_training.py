@@ -30,7 +30,7 @@ __all__ = [
     "train_model_simple",
 ]
 
-_COURSE_TEXT = Path(__file__).resolve().parent / "data" / "course_prose.txt"
+_COURSE_TEXT = Path(__file__).resolve().parent.parent / "data" / "course_prose.txt"
 
 
 def load_course_text():

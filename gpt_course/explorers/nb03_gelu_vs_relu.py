@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from matplotlib.ticker import MaxNLocator
 
-from ..gelu import GELU, gelu_exact
+from ..book.nb03_gelu import GELU, gelu_exact
 from .base import Explorer, fixed_subplots, slider
 
 # name, function, colour, line style

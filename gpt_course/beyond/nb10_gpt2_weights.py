@@ -36,7 +36,7 @@ from pathlib import Path
 
 import torch
 
-from .config import validate_config
+from ..config import validate_config
 
 __all__ = [
     "GPT2WeightsUnavailableError",

@@ -3,9 +3,10 @@
 import torch
 import torch.nn as nn
 
-from .config import check_token_ids, dropout_rate, validate_config
-from .layer_norm import LayerNorm
-from .transformer_block import TransformerBlock
+from ..checks import check_token_ids
+from ..config import dropout_rate, validate_config
+from .nb02_layer_norm import LayerNorm
+from .nb06_transformer_block import TransformerBlock
 
 
 class GPTModel(nn.Module):

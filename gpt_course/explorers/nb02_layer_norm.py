@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ..layer_norm import LayerNorm
+from ..book.nb02_layer_norm import LayerNorm
 from .base import Explorer, slider
 
 X_LIMIT = 15.0  # |values| shown; the slider ranges keep every point inside

@@ -21,8 +21,8 @@ from numbers import Real
 
 import torch
 
-from .config import check_token_ids
-from .kv_cache import KVCache, _check_eval, _check_model, _forward, _plan
+from ..checks import check_token_ids
+from .nb09_kv_cache import KVCache, _check_eval, _check_model, _forward, _plan
 
 __all__ = ["generate", "next_token_distribution"]
 

@@ -3,7 +3,7 @@
 import torch
 import torch.nn as nn
 
-from .gelu import GELU
+from .nb03_gelu import GELU
 
 
 class ExampleDeepNeuralNetwork(nn.Module):

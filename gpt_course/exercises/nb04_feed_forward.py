@@ -2,9 +2,9 @@
 
 import torch
 
-from ..feed_forward import FeedForward
-from ..model_size import count_parameters
-from . import Verdict, as_int, no_answer_yet, report
+from ..book.nb04_feed_forward import FeedForward
+from ..book.nb07_model_size import count_parameters
+from .base import Verdict, as_int, no_answer_yet, report
 
 
 def feed_forward_parameter_count(emb_dim):

@@ -2,7 +2,7 @@
 
 import math
 
-from . import Verdict, as_floats, no_answer_yet, report
+from .base import Verdict, as_floats, no_answer_yet, report
 
 
 def _close(a, b, tol):

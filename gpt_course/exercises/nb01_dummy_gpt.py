@@ -1,6 +1,6 @@
 """Exercise checks for notebook 01 (the dummy GPT skeleton)."""
 
-from . import Verdict, as_ints, no_answer_yet, report
+from .base import Verdict, as_ints, no_answer_yet, report
 
 # tok_emb (50257 x 768) + pos_emb (1024 x 768) + out_head (768 x 50257, no bias);
 # the placeholder blocks and norm have no parameters.

@@ -1,0 +1,93 @@
+"""What every exercise check shares: the verdict, the printed line, and the
+readers that turn a learner's answer into plain numbers.
+"""
+
+import math
+
+
+class Verdict:
+    """Truthy when the answer is right. Displays nothing: as the last line of
+    a cell it would otherwise add a bare `True`/`False` under the message."""
+
+    def __init__(self, ok):
+        self.ok = bool(ok)
+
+    def __bool__(self):
+        return self.ok
+
+    def __eq__(self, other):
+        return self.ok == bool(other)
+
+    def __hash__(self):
+        return hash(self.ok)
+
+    def __repr__(self):
+        return f"Verdict({self.ok})"
+
+    def _ipython_display_(self):
+        pass
+
+
+def report(ok, success, hint):
+    """Print the verdict for one exercise and return it as a `Verdict`."""
+    print(("Correct! " + success) if ok else ("Not yet: " + hint))
+    return Verdict(ok)
+
+
+def no_answer_yet(answer):
+    """True (and a friendly line printed) if the learner has not answered yet."""
+    if answer is None:
+        print("No answer yet: replace None with your answer and run this cell again.")
+        return True
+    return False
+
+
+# Reading answers. Learners answer with whatever is at hand: 3, 3.0, a one-element
+# tensor, a list, a tuple, a torch.Size. These turn an answer into plain Python
+# numbers, or None when it is not of the kind asked for (a check then prints a
+# hint on the expected form). True/False are never numbers here.
+
+def _number(answer):
+    """float(answer) for a number or a one-element tensor (nan too), else None.
+    A string is not a number here, even "3": the answer is meant to be computed."""
+    if isinstance(answer, (bool, str, bytes)) or (hasattr(answer, "numel") and answer.numel() != 1):
+        return None
+    try:
+        return float(answer)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def as_float(answer):
+    """A finite float from a number or a one-element tensor, else None."""
+    value = _number(answer)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def as_int(answer):
+    """An int from a whole number (3, 3.0, or a one-element tensor), else None."""
+    if isinstance(answer, int) and not isinstance(answer, bool):
+        return answer  # exact, however large
+    value = as_float(answer)
+    return int(value) if value is not None and value.is_integer() else None
+
+
+def as_ints(answer):
+    """A tuple of ints from a list, tuple, torch.Size or 1-D tensor of whole numbers, else None."""
+    if hasattr(answer, "tolist"):
+        answer = answer.tolist()
+    if not isinstance(answer, (list, tuple)):
+        return None
+    values = tuple(as_int(value) for value in answer)
+    return None if None in values else values
+
+
+def as_floats(answer):
+    """A list of floats from a number, or a list, tuple or tensor of numbers, else
+    None. nan stays nan: a check can then say where a nan comes from."""
+    if hasattr(answer, "detach"):
+        answer = answer.detach().flatten().tolist()
+    if not isinstance(answer, (list, tuple)):
+        answer = [answer]
+    values = [_number(value) for value in answer]
+    return None if None in values else values
