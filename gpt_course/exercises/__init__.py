@@ -8,6 +8,12 @@ A check called with `None` (the placeholder in the notebooks) says there is
 no answer yet, which keeps the committed notebooks' outputs stable.
 """
 
-from .base import Verdict, as_float, as_floats, as_int, as_ints, no_answer_yet, report
+from .base import (
+    NotYet, Verdict, answer_check, as_float, as_floats, as_int, as_ints, describe_exception,
+    no_answer_yet, report,
+)
 
-__all__ = ["Verdict", "as_float", "as_floats", "as_int", "as_ints", "no_answer_yet", "report"]
+__all__ = [
+    "NotYet", "Verdict", "answer_check", "as_float", "as_floats", "as_int", "as_ints",
+    "describe_exception", "no_answer_yet", "report",
+]

@@ -2,6 +2,7 @@
 readers that turn a learner's answer into plain numbers.
 """
 
+import functools
 import math
 
 
@@ -34,6 +35,54 @@ def report(ok, success, hint):
     return Verdict(ok)
 
 
+class NotYet(Exception):
+    """Raised inside a check with the hint as its message: not right yet."""
+
+
+def answer_check(read, form):
+    """Make an exercise check from a function that judges a read answer:
+
+        @answer_check(as_int, "give one whole number")
+        def check_heads(heads):
+            \"\"\"Exercise 3: how many heads ...\"\"\"
+            if heads == 768:
+                raise NotYet("that is emb_dim; ...")
+            if heads != 12:
+                raise NotYet("count ...")
+            return "12 heads: ..."
+
+    The check it makes: ``None`` says there is no answer yet; `read` turns the
+    answer into plain values (None when it is not of the kind asked for, and
+    then the hint is `form`); the judge returns the text to show when the
+    answer is right, or raises NotYet(hint). Whatever else goes wrong while
+    reading or judging is a "Not yet" naming the error: a check never crashes
+    in the learner's face and never accepts an answer it could not judge.
+    """
+    def decorate(judge):
+        @functools.wraps(judge)
+        def check(answer):
+            if no_answer_yet(answer):
+                return Verdict(False)
+            try:
+                value = read(answer)
+                if value is None:
+                    raise NotYet(form)
+                return report(True, judge(value), "")
+            except NotYet as not_yet:
+                return report(False, "", str(not_yet))
+            except Exception as err:  # a teacher never crashes: say what happened
+                return report(False, "", f"{form} (reading your answer raised "
+                              f"{describe_exception(err)})")
+        return check
+    return decorate
+
+
+def describe_exception(err, limit=300):
+    """'TypeError: message' for an exception, shortened to `limit` characters."""
+    text = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def no_answer_yet(answer):
     """True (and a friendly line printed) if the learner has not answered yet."""
     if answer is None:
@@ -50,11 +99,13 @@ def no_answer_yet(answer):
 def _number(answer):
     """float(answer) for a number or a one-element tensor (nan too), else None.
     A string is not a number here, even "3": the answer is meant to be computed."""
-    if isinstance(answer, (bool, str, bytes)) or (hasattr(answer, "numel") and answer.numel() != 1):
+    if isinstance(answer, (bool, str, bytes)):
         return None
     try:
+        if hasattr(answer, "numel") and answer.numel() != 1:
+            return None
         return float(answer)
-    except (TypeError, ValueError, RuntimeError):
+    except (TypeError, ValueError, RuntimeError, OverflowError):
         return None
 
 
@@ -65,16 +116,19 @@ def as_float(answer):
 
 
 def as_int(answer):
-    """An int from a whole number (3, 3.0, or a one-element tensor), else None."""
+    """An int from a whole number (3, 3.0, or a one-element tensor of one), else None."""
     if isinstance(answer, int) and not isinstance(answer, bool):
         return answer  # exact, however large
+    if hasattr(answer, "is_floating_point") and answer.numel() == 1 and not answer.is_floating_point():
+        return as_int(answer.item())  # an integer tensor: exact, not through a float
     value = as_float(answer)
-    return int(value) if value is not None and value.is_integer() else None
+    # above 2**53 a float no longer holds every whole number: not a count
+    return int(value) if value is not None and value.is_integer() and abs(value) < 2**53 else None
 
 
 def as_ints(answer):
     """A tuple of ints from a list, tuple, torch.Size or 1-D tensor of whole numbers, else None."""
-    if hasattr(answer, "tolist"):
+    if hasattr(answer, "tolist") and getattr(answer, "ndim", 1) == 1:
         answer = answer.tolist()
     if not isinstance(answer, (list, tuple)):
         return None
@@ -86,6 +140,8 @@ def as_floats(answer):
     """A list of floats from a number, or a list, tuple or tensor of numbers, else
     None. nan stays nan: a check can then say where a nan comes from."""
     if hasattr(answer, "detach"):
+        if answer.numel() > 10_000:
+            return None
         answer = answer.detach().flatten().tolist()
     if not isinstance(answer, (list, tuple)):
         answer = [answer]

@@ -2,7 +2,11 @@
 
 import math
 
+import torch
+
+from ..book.nb02_layer_norm import LayerNorm
 from .base import Verdict, as_floats, no_answer_yet, report
+from .code_check import Case, Mistake, check_module
 
 
 def _close(a, b, tol):
@@ -71,3 +75,62 @@ def check_scaled_statistics(answer):
     else:
         hint = "start from mean 0, variance 1; what do * 2 and + 3 do to each?"
     return report(False, "", hint)
+
+
+# ---------------------------------------------------------------- your turn
+
+def _layer_norm(norm, x, *, unbiased=False, eps_inside=True, use_eps=True, affine=True):
+    """LayerNorm's output, written the ways learners write it (right by default)."""
+    mean = x.mean(dim=-1, keepdim=True)
+    var = x.var(dim=-1, keepdim=True, unbiased=unbiased)
+    eps = norm.eps if use_eps else 0.0
+    std = torch.sqrt(var + eps) if eps_inside else torch.sqrt(var) + eps
+    norm_x = (x - mean) / std
+    return norm.scale * norm_x + norm.shift if affine else norm_x
+
+
+LAYER_NORM_MISTAKES = [
+    Mistake("your variance is the unbiased one (divided by n - 1); LayerNorm divides by n: "
+            "x.var(dim=-1, keepdim=True, unbiased=False).",
+            lambda norm, x: _layer_norm(norm, x, unbiased=True)),
+    Mistake("the scale and shift are missing: return self.scale * norm_x + self.shift.",
+            lambda norm, x: _layer_norm(norm, x, affine=False)),
+    Mistake("eps is added outside the square root; it belongs inside: "
+            "torch.sqrt(var + self.eps).",
+            lambda norm, x: _layer_norm(norm, x, eps_inside=False),
+            when=lambda case: case.note == "nearly constant rows"),
+    Mistake("eps is missing: without it a constant row divides 0 by 0; use "
+            "torch.sqrt(var + self.eps).",
+            lambda norm, x: _layer_norm(norm, x, use_eps=False),
+            when=lambda case: case.note == "nearly constant rows"),
+    Mistake("the mean and variance are taken over the wrong dimension: LayerNorm normalizes "
+            "each token vector, over the last dimension (dim=-1).",
+            lambda norm, x: norm.scale * (x - x.mean(dim=0, keepdim=True))
+            / torch.sqrt(x.var(dim=0, keepdim=True, unbiased=False) + norm.eps) + norm.shift,
+            when=lambda case: case.args.shape[0] > 1),
+]
+
+
+def _layer_norm_cases():
+    gen = torch.Generator().manual_seed(2)
+    return [
+        Case(torch.randn(1, 3, 6, generator=gen) * 2 + 1, note="batch 1"),
+        Case(torch.randn(2, 5, 6, generator=gen) * 3 - 2, note="batch 2, 5 tokens"),
+        Case(torch.randn(3, 6, generator=gen), note="a plain [rows, features] batch"),
+        # rows that are constant up to 1e-3: where eps decides the result
+        Case(7.0 + 1e-3 * torch.randn(2, 6, generator=gen), note="nearly constant rows"),
+    ]
+
+
+def check_layer_norm(answer):
+    """Your turn: the learner's LayerNorm class (forward written by them),
+    built as cls(6), against the course's, with the same scale and shift."""
+    return check_module(
+        answer, name="LayerNorm", build=lambda cls: cls(6), reference=LayerNorm,
+        cases=_layer_norm_cases(), mistakes=LAYER_NORM_MISTAKES,
+        success="your LayerNorm gives the course's output on every input (batch 1 and 2, "
+                "a plain 2-D batch, nearly constant rows): mean over the last dimension, biased "
+                "variance, eps inside the square root, then scale and shift.",
+        hint="compute the mean and the biased variance over dim=-1 (keepdim=True), "
+             "normalize with torch.sqrt(var + self.eps), then scale and shift.",
+    )
