@@ -29,7 +29,7 @@ from .book.nb07_model_size import ModelSize, count_parameters, model_size
 from .book.nb08_generation import generate_text_simple
 from .source import show_source
 # Beyond the book: fast generation, sampling, real GPT-2 weights.
-from .beyond.nb09_kv_cache import KVCache, forward_with_cache
+from .beyond.nb09_fast_kv_cache import KVCache, forward_with_cache
 from .beyond.nb09_sampling import generate, next_token_distribution
 from .beyond.nb10_gpt2_weights import (
     GPT2WeightsUnavailableError,

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gpt_course import GPT_CONFIG_124M, GPTModel, generate_text_simple
-from gpt_course.beyond.nb09_kv_cache import KVCache, forward_with_cache
+from gpt_course.beyond.nb09_fast_kv_cache import KVCache, forward_with_cache
 from gpt_course.beyond.nb09_sampling import generate
 
 SMALL = {**GPT_CONFIG_124M, "vocab_size": 500, "context_length": 32, "emb_dim": 64,

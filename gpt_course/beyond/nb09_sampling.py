@@ -22,7 +22,7 @@ from numbers import Real
 import torch
 
 from ..checks import check_token_ids
-from .nb09_kv_cache import KVCache, _check_eval, _check_model, _forward, _plan
+from .nb09_fast_kv_cache import KVCache, _check_eval, _check_model, _forward, _plan
 
 __all__ = ["generate", "next_token_distribution"]
 
