@@ -37,11 +37,15 @@ def token_vector(dim=64, seed=123):
     return torch.randn(dim, generator=generator)
 
 
-def layer_norm_explorer(input_scale=1.0, input_shift=0.0, eps=1e-5, gamma=1.0, beta=0.0,
+def layer_norm_explorer(input_scale=2.5, input_shift=3.0, eps=1e-5, gamma=1.0, beta=0.0,
                         dim=64, seed=123):
     """Sliders for the input's scale and shift, eps, and LayerNorm's learned
     scale (gamma) and shift (beta); strip plots of a fixed random token vector
-    before and after LayerNorm, with mean and variance in the readout."""
+    before and after LayerNorm, with mean and variance in the readout.
+
+    It starts with an input far from mean 0 and variance 1 (about 3 and 6.4),
+    so the first picture already shows what LayerNorm does: the input cloud
+    off-centre and wide, the output centred and narrower."""
     z = token_vector(dim, seed)
     norm = LayerNorm(dim)
     rng = np.random.default_rng(seed)

@@ -33,13 +33,27 @@ def points(explorer, name):
 
 def test_default_readout_matches_an_independent_computation():
     explorer = layer_norm_explorer()
-    z = token_vector().numpy()
+    x = 2.5 * token_vector().numpy() + 3.0  # the default input: scale 2.5, shift 3
     stats = readout_numbers(explorer)
-    np.testing.assert_allclose(stats["before"], expected_stats(z), atol=1e-4)
+    np.testing.assert_allclose(stats["before"], expected_stats(x), atol=1e-4)
     np.testing.assert_allclose(stats["after"], (0.0, 1.0), atol=1e-4)
-    np.testing.assert_allclose(points(explorer, "before"), z, atol=1e-6)
+    np.testing.assert_allclose(points(explorer, "before"), x, atol=1e-5)
     np.testing.assert_allclose(points(explorer, "after"),
-                               reference_layer_norm(z, 1e-5, 1.0, 0.0), atol=1e-5)
+                               reference_layer_norm(x, 1e-5, 1.0, 0.0), atol=1e-5)
+
+
+def test_the_default_picture_shows_normalization_at_work():
+    """Issue 11: the first picture must show LayerNorm changing something, not
+    an input that is already near mean 0 and variance 1."""
+    stats = readout_numbers(layer_norm_explorer())
+    before_mean, before_var = stats["before"]
+    assert before_mean > 2.5 and before_var > 5  # far from (0, 1) ...
+    assert stats["after"] == pytest.approx((0.0, 1.0), abs=1e-4)  # ... and brought there
+    explorer = layer_norm_explorer()
+    # the two bands differ visibly: centres 3 apart, widths more than twice as wide
+    assert explorer.handles["before_mean"].get_xdata()[0] > 2.5
+    bands = explorer.handles
+    assert bands["before_band"].get_width() > 2 * bands["after_band"].get_width()
 
 
 def test_input_scale_and_shift_move_the_input_but_not_the_output():
@@ -105,7 +119,7 @@ def test_static_display_is_stable_text():
     text = explorer._repr_mimebundle_()["text/plain"]
     assert text.splitlines() == [
         "LayerNorm on one token vector [interactive in JupyterLab; shown at "
-        "input_scale=1, input_shift=0, eps=1e-05, gamma=1, beta=0]",
-        "before LayerNorm: mean   0.0186, variance   1.0170",
+        "input_scale=2.5, input_shift=3, eps=1e-05, gamma=1, beta=0]",
+        "before LayerNorm: mean   3.0465, variance   6.3560",
         "after  LayerNorm: mean   0.0000, variance   1.0000",
     ]
