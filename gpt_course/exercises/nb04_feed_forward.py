@@ -1,46 +1,185 @@
 """Exercise checks for notebook 04 (the feed forward network)."""
 
+import inspect
+
 import torch
+import torch.nn as nn
 
+from ..book.nb03_gelu import GELU, gelu_exact
 from ..book.nb04_feed_forward import FeedForward
-from ..book.nb07_model_size import count_parameters
-from .base import Verdict, as_int, no_answer_yet, report
+from .base import NotYet, answer_check, as_int, report
+from .code_check import Case, Mistake, check_module, copy_weights
 
 
-def feed_forward_parameter_count(emb_dim):
-    """Parameters of FeedForward({"emb_dim": emb_dim}), counted on the meta
-    device (shapes only, nothing allocated)."""
-    with torch.device("meta"):
-        return count_parameters(FeedForward({"emb_dim": emb_dim}))
+def feed_forward_parameters(emb_dim):
+    """Parameters of one FeedForward of width `emb_dim`: a Linear emb_dim -> 4 * emb_dim
+    and a Linear back, each with its weight matrix and bias vector (8d^2 + 5d)."""
+    hidden = 4 * emb_dim
+    return (emb_dim * hidden + hidden) + (hidden * emb_dim + emb_dim)
 
 
-def check_medium_feed_forward(answer):
-    """Exercise: parameters of one feed forward network in GPT-2 medium
-    (emb_dim 1024)."""
-    if no_answer_yet(answer):
-        return Verdict(False)
-    target = feed_forward_parameter_count(1024)
-    value = as_int(answer)
-    hint = "use 2 * d * 4d + 4d + d with d = 1024 (both weight matrices and both bias vectors)."
-    if value == 2 * 1024 * 4096:
-        hint = "close: that is the weights only; add the two bias vectors (4096 and 1024)."
-    return report(
-        value == target,
-        f"{target:,} parameters: about 1.78 x GPT-2 small's 4,722,432, since the count "
-        "grows with emb_dim squared ((1024 / 768)^2 = 1.78).",
-        hint,
-    )
+MEDIUM_EMB_DIM = 1024                    # GPT-2 medium
+XL_EMB_DIM, XL_LAYERS = 1600, 48         # GPT-2 XL
+SMALL_EMB_DIM = 768                      # GPT-2 small
 
 
-def check_all_blocks_small(answer):
-    """Exercise: feed forward parameters in all 12 blocks of GPT-2 small."""
-    if no_answer_yet(answer):
-        return Verdict(False)
-    target = 12 * feed_forward_parameter_count(768)
-    value = as_int(answer)
-    return report(
-        value == target,
-        f"{target:,} parameters: close to half of GPT-2 small's 124,412,160 "
-        "(with weight tying) sit in the feed forward networks.",
-        "one block's feed forward has 4,722,432 parameters; GPT-2 small has n_layers = 12 blocks.",
+@answer_check(as_int, "give one whole number (an int, or a one-element tensor)")
+def check_medium_feed_forward(total):
+    """Exercise 1: parameters of one feed forward network of GPT-2 medium (emb_dim 1024)."""
+    d, hidden = MEDIUM_EMB_DIM, 4 * MEDIUM_EMB_DIM
+    if total == 2 * d * hidden:
+        raise NotYet("close: that is the two weight matrices only; add the two bias vectors "
+                     f"({hidden:,} and {d:,}).")
+    if total == d * hidden + hidden:
+        raise NotYet("that is the first Linear (1024 -> 4096) only; add the second one, "
+                     "4096 -> 1024, with its bias.")
+    if total == feed_forward_parameters(SMALL_EMB_DIM):
+        raise NotYet("that is GPT-2 small's (emb_dim 768); GPT-2 medium has emb_dim 1024.")
+    if total == 24 * feed_forward_parameters(d):
+        raise NotYet("that is all 24 blocks of GPT-2 medium; the question asks for one feed "
+                     "forward network.")
+    if total == 2 * d * d + d + d:
+        raise NotYet("the hidden layer is 4 times wider than emb_dim: 1024 -> 4096 -> 1024.")
+    if total != feed_forward_parameters(d):
+        raise NotYet("a Linear from n_in to n_out features has n_out * n_in weights and n_out "
+                     "biases; add up both Linears of 1024 -> 4096 -> 1024.")
+    return (f"{total:,} parameters: 1024 x 4096 + 4096 + 4096 x 1024 + 1024. The count grows "
+            "with emb_dim squared (8d^2 + 5d), so a 1.33x wider model has a 1.78x larger "
+            "feed forward network.")
+
+
+@answer_check(as_int, "give one whole number (an int, or a one-element tensor)")
+def check_all_blocks_xl(total):
+    """Exercise 2: feed forward parameters in all 48 blocks of GPT-2 XL (emb_dim 1600)."""
+    one = feed_forward_parameters(XL_EMB_DIM)
+    if total == one:
+        raise NotYet(f"{one:,} is one block's feed forward network; GPT-2 XL has "
+                     f"n_layers = {XL_LAYERS} blocks, each with its own.")
+    if total == 12 * one:
+        raise NotYet("GPT-2 XL has 48 blocks, not 12 (12 is GPT-2 small's n_layers).")
+    if total == XL_LAYERS * 2 * XL_EMB_DIM * 4 * XL_EMB_DIM:
+        raise NotYet("close: that is the weight matrices only; each feed forward network also "
+                     "has two bias vectors (6400 and 1600 values).")
+    if total == XL_LAYERS * feed_forward_parameters(SMALL_EMB_DIM):
+        raise NotYet("that uses GPT-2 small's emb_dim 768; GPT-2 XL's is 1600.")
+    if total != XL_LAYERS * one:
+        raise NotYet("count one feed forward network with emb_dim = 1600 (1600 -> 6400 -> "
+                     "1600, weights and biases), then multiply by the 48 blocks.")
+    return (f"{total:,} parameters: 48 x {one:,}. The feed forward networks hold most of "
+            "GPT-2 XL's weights; notebook 07 counts the rest.")
+
+
+# ---------------------------------------------------------------- your turn
+
+CONFIG = {"emb_dim": 12}  # small, so a mistake shows in a handful of numbers
+
+
+def _feed_forward(ff, x, activation=GELU(), gelu_after=False):
+    """FeedForward's output with the course's weights, written the ways
+    learners write it (right by default)."""
+    first, _, second = ff.layers
+    out = second(activation(first(x)))
+    return GELU()(out) if gelu_after else out
+
+
+FEED_FORWARD_MISTAKES = [
+    Mistake("your activation is ReLU; GPT-2's feed forward uses GELU (notebook 03): "
+            "nn.Sequential(nn.Linear(...), GELU(), nn.Linear(...)).",
+            lambda ff, x: _feed_forward(ff, x, activation=torch.relu)),
+    Mistake("that is the exact GELU (nn.GELU() computes x * Phi(x) with erf); GPT-2 was "
+            "trained with the tanh approximation, which is the course's GELU(): use GELU() "
+            "from notebook 03 (or nn.GELU(approximate='tanh')). The two differ by up to "
+            "0.0005, enough to change a trained model's outputs.",
+            lambda ff, x: _feed_forward(ff, x, activation=gelu_exact)),
+    Mistake("there is an activation after the last Linear too; the feed forward applies GELU "
+            "only between the two Linears, so its output can be any real number.",
+            lambda ff, x: _feed_forward(ff, x, gelu_after=True)),
+    Mistake("there is no activation between the two Linears: two Linears in a row are just "
+            "one linear map. Put GELU() between them.",
+            lambda ff, x: _feed_forward(ff, x, activation=lambda h: h)),
+]
+
+
+def _structure_hint(answer):
+    """When the learner's class builds but cannot take the course's weights,
+    the likely mistake (the wrong expansion, no bias, a fixed width, ...);
+    None when it takes them, or fails in a way check_module reports itself."""
+    if not (inspect.isclass(answer) and issubclass(answer, nn.Module)):
+        return None
+    try:
+        with torch.random.fork_rng(devices=[]):  # leave the learner's random state alone
+            ours, theirs = FeedForward(CONFIG), answer(dict(CONFIG))
+        copy_weights(ours, theirs)
+        return None
+    except NotYet:
+        pass  # it built, but the shapes differ: find out how below
+    except Exception:
+        return None
+    try:
+        return _diagnose_structure(ours, theirs)
+    except Exception:
+        return None  # check_module's copy of the weights says what differs
+
+
+def _diagnose_structure(ours, theirs):
+    """Why the learner's module `theirs` cannot take the weights of `ours`."""
+    d = CONFIG["emb_dim"]
+    linears = [m for m in theirs.modules() if isinstance(m, nn.Linear)]
+    pairs = [(m.in_features, m.out_features) for m in linears]
+    biases = all(m.bias is not None for m in linears)
+    want = [(d, 4 * d), (4 * d, d)]
+    if not linears:
+        return ("your FeedForward has no nn.Linear layers: __init__ should build "
+                "self.layers = nn.Sequential(nn.Linear(...), GELU(), nn.Linear(...)).")
+    if len(linears) != 2:
+        return (f"your FeedForward has {len(linears)} Linear layers; it has two: "
+                "emb_dim -> 4 * emb_dim, then 4 * emb_dim -> emb_dim.")
+    if sorted(pairs) == sorted(want) and pairs != want and biases:
+        return ("the check gives your module the course's weights in order: create the "
+                "Linear emb_dim -> 4 * emb_dim before the Linear back to emb_dim.")
+    (d_in, hidden), (hidden_in, d_out) = pairs
+    if (d_in, d_out) != (d, d):
+        return (f"your Linears take {d_in} features and give {d_out}, but the check builds "
+                f"FeedForward({CONFIG}): take the width from cfg['emb_dim'] rather than a "
+                "fixed number like 768.")
+    if hidden == hidden_in != 4 * d:
+        return (f"the wrong expansion: your hidden layer has {hidden} units for emb_dim "
+                f"{d}; the feed forward widens each vector 4 times, to 4 * cfg['emb_dim'] = "
+                f"{4 * d}.")
+    if pairs == want and not biases:
+        return ("your Linears have no bias: GPT-2's feed forward has one in each "
+                "(W x + b); leave nn.Linear's default bias=True.")
+    theirs_shapes = {k: list(v.shape) for k, v in theirs.state_dict().items()}
+    ours_shapes = {k: list(v.shape) for k, v in ours.state_dict().items()}
+    return (f"your parameters {theirs_shapes} do not line up with the course's {ours_shapes}: "
+            "build nn.Linear(emb_dim, 4 * emb_dim), GELU(), nn.Linear(4 * emb_dim, emb_dim).")
+
+
+def _feed_forward_cases():
+    gen = torch.Generator().manual_seed(4)
+    d = CONFIG["emb_dim"]
+    return [
+        Case(torch.randn(1, 3, d, generator=gen), note="batch 1"),
+        Case(torch.randn(2, 5, d, generator=gen) * 2, note="batch 2, 5 tokens"),
+        Case(torch.randn(4, d, generator=gen), note="a plain [rows, emb_dim] batch"),
+        # large inputs: where the exact and the tanh GELU differ most
+        Case(torch.randn(3, 7, d, generator=gen) * 4, note="large values"),
+    ]
+
+
+def check_feed_forward(answer):
+    """Your turn: the learner's FeedForward class (__init__ and forward written
+    by them), built as cls({"emb_dim": 12}), against the course's, with the
+    same weights."""
+    hint = _structure_hint(answer)
+    if hint:
+        return report(False, "", hint)
+    return check_module(
+        answer, name="FeedForward", build=lambda cls: cls(dict(CONFIG)), reference=FeedForward,
+        cases=_feed_forward_cases(), mistakes=FEED_FORWARD_MISTAKES,
+        success="your FeedForward gives the course's output on every input (batch 1 and 2, a "
+                "plain 2-D batch, large values): Linear(emb_dim, 4 * emb_dim), the tanh GELU, "
+                "Linear(4 * emb_dim, emb_dim), applied to each token vector on its own.",
+        hint="run x through nn.Linear(emb_dim, 4 * emb_dim), then GELU(), then "
+             "nn.Linear(4 * emb_dim, emb_dim), and return the result.",
     )

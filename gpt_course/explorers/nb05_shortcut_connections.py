@@ -7,7 +7,13 @@ torch.manual_seed(seed). Bars: mean |gradient| of each layer's weight for the
 chosen setting, on a fixed log axis. Hollow diamonds: the same network with
 the shortcut setting flipped, for comparison. Recomputing the gradients of such
 a tiny net takes a few milliseconds.
+
+`gradient_parts` splits each layer's weight gradient into the two things it is
+the product of, the error at the layer's output and the layer's input: the
+notebook's tables of why gradients shrink, and where they do not.
 """
+
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import torch
@@ -39,6 +45,36 @@ def shortcut_gradients(depth, activation="GELU", use_shortcut=True, seed=123):
                                          activation=ACTIVATIONS[activation])
     grads = layer_gradients(model, torch.tensor(SAMPLE_INPUT), torch.tensor([[0.0]]))
     return list(grads.values())
+
+
+class GradientParts(NamedTuple):
+    """One layer's weight gradient and the two things it is made of."""
+    input: float     # mean |x| of the input the layer's Linear received
+    error: float     # mean |dL/dz| at the Linear's output z = W x + b
+    gradient: float  # mean |dL/dW| of its weight
+
+
+def gradient_parts(model, x, target=None):
+    """Per layer of an ExampleDeepNeuralNetwork (first layer first), its
+    weight's mean |gradient| and the two parts it is the product of: the
+    error arriving at the layer's output and the layer's input
+    (dL/dW = dL/dz x^T; for one sample, mean |dL/dW| is exactly
+    mean |dL/dz| * mean |x|). Same loss as `layer_gradients`."""
+    inputs, outputs = [], []
+
+    def keep(linear, args, z):
+        inputs.append(args[0].detach())
+        z.retain_grad()  # keep dL/dz, which backward would otherwise free
+        outputs.append(z)
+
+    hooks = [layer[0].register_forward_hook(keep) for layer in model.layers]
+    try:
+        grads = layer_gradients(model, x, target)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [GradientParts(inp.abs().mean().item(), z.grad.abs().mean().item(), grad)
+            for inp, z, grad in zip(inputs, outputs, grads.values())]
 
 
 
