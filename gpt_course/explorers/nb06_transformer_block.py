@@ -60,8 +60,11 @@ def attention_explorer(text=DEFAULT_TEXT, cfg=None, seed=123):
         raise ValueError(
             f"text has {n} tokens but context_length is {cfg['context_length']}; use a shorter text"
         )
-    torch.manual_seed(seed)
-    model = GPTModel(cfg)
+    # Seed a private copy of the random state: the model is the same on every
+    # call, and the caller's random numbers are left as they were.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GPTModel(cfg)
     model.eval()
     weights = attention_weights(model, ids).numpy()  # [layers, heads, n, n]
     labels = [repr(tokenizer.decode([t]))[1:-1] for t in ids[0].tolist()]

@@ -68,3 +68,21 @@ def test_sliders_swap_the_image(explorer):
 def test_text_too_long_for_context():
     with pytest.raises(ValueError, match="context_length"):
         attention_explorer("word " * 80)
+
+
+def test_explorer_leaves_the_global_random_state_alone():
+    """It seeds a private copy of the RNG (fork_rng): the same model every
+    time, and the caller's next random numbers are the ones they expect."""
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    first = attention_explorer()
+    assert torch.equal(torch.rand(3), expected)
+    np.testing.assert_array_equal(attention_explorer().weights, first.weights)
+
+
+def test_explorer_model_is_the_one_seeded_with_123():
+    torch.manual_seed(123)
+    model = GPTModel(SMALL_CONFIG).eval()
+    weights = attention_weights(model, text_to_token_ids(DEFAULT_TEXT))
+    np.testing.assert_array_equal(attention_explorer().weights, weights.numpy())
