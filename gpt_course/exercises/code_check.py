@@ -107,6 +107,16 @@ def _output_problem(out, want, where):
     return None
 
 
+def _nonfinite_only(out, want):
+    """True when `out` could be compared with `want` but has NaN or inf where
+    `want` does not: a classic mistake (a mask inverted, eps missing) may
+    explain it, so the mistakes get a look before the NaN is reported."""
+    if isinstance(out, tuple) and len(out) == 1:
+        out = out[0]
+    return (isinstance(out, torch.Tensor) and out.shape == want.shape
+            and out.is_floating_point() and want.is_floating_point())
+
+
 def _first_difference(out, want):
     diff = (out.double() - want.double()).abs()
     diff = torch.nan_to_num(diff, nan=float("inf"))
@@ -123,7 +133,7 @@ def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, suc
     carrying the weights both sides share); `modules` are switched to each
     case's train/eval mode before it runs.
     """
-    wrong = []  # (case, their output, our output) where they differ
+    wrong = []  # (case, their output, our output, problem or None) where they differ
     for case in cases:
         where = case.describe()
         _set_mode(modules, case.train)
@@ -139,14 +149,14 @@ def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, suc
         if isinstance(out, tuple) and len(out) == 1:
             out = out[0]
         problem = _output_problem(out, want, where)
-        if problem:
+        if problem and not _nonfinite_only(out, want):
             return report(False, "", problem + ".")
-        if not _close(out, want, atol, rtol):
-            wrong.append((case, out, want))
+        if problem or not _close(out, want, atol, rtol):
+            wrong.append((case, out, want, problem))
     if not wrong:
         return report(True, success, "")
     for mistake in mistakes:
-        cases_seen = [c for c, _, _ in wrong if mistake.when(c)]
+        cases_seen = [w[0] for w in wrong if mistake.when(w[0])]
         if not cases_seen:
             continue
         matches = True
@@ -165,7 +175,10 @@ def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, suc
                 break
         if matches:
             return report(False, "", mistake.hint)
-    case, out, want = wrong[0]
+    # No classic mistake matches: say what is wrong, NaN and inf first.
+    case, out, want, problem = next((w for w in wrong if w[3]), wrong[0])
+    if problem:
+        return report(False, "", problem + ".")
     return report(False, "", f"on {case.describe()} your output differs from the course's "
                   f"({_first_difference(out, want)}). {hint}")
 
