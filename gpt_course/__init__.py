@@ -29,15 +29,25 @@ from .book.nb07_model_size import ModelSize, count_parameters, model_size
 from .book.nb08_generation import generate_text_simple
 from .source import show_source
 # Beyond the book: fast generation, sampling, real GPT-2 weights.
+from .beyond.nb09_kv_cache import GPTModelWithCache, MultiHeadAttentionWithCache, generate_text_cached
 from .beyond.nb09_fast_kv_cache import KVCache, forward_with_cache
 from .beyond.nb09_sampling import generate, next_token_distribution
 from .beyond.nb10_gpt2_weights import (
-    GPT2WeightsUnavailableError,
+    GPT2Weight,
+    check_gpt2_state_dict,
     config_from_hf,
-    download_gpt2_124m,
+    course_to_hf,
+    course_to_hf_state_dict,
+    gpt2_weights,
+    hf_to_course,
     load_gpt2_safetensors,
     load_gpt2_state_dict,
+    read_hf_config,
+    read_torch_state_dict,
+    read_weights_file,
+    safetensors_shapes,
 )
+from .beyond.nb10_download import GPT2WeightsUnavailableError, download_gpt2_124m
 from .beyond.nb11_training import (
     GPTDatasetV1,
     SmallVocab,
@@ -58,9 +68,13 @@ __all__ = [
     "MultiHeadAttention", "TransformerBlock", "GPTModel",
     "ModelSize", "count_parameters", "model_size",
     "generate_text_simple", "show_source",
+    "MultiHeadAttentionWithCache", "GPTModelWithCache", "generate_text_cached",
     "KVCache", "forward_with_cache", "generate", "next_token_distribution",
-    "GPT2WeightsUnavailableError", "config_from_hf", "download_gpt2_124m",
-    "load_gpt2_safetensors", "load_gpt2_state_dict",
+    "GPT2Weight", "check_gpt2_state_dict", "config_from_hf", "course_to_hf",
+    "course_to_hf_state_dict", "gpt2_weights", "hf_to_course", "load_gpt2_safetensors",
+    "load_gpt2_state_dict", "read_hf_config", "read_torch_state_dict", "read_weights_file",
+    "safetensors_shapes",
+    "GPT2WeightsUnavailableError", "download_gpt2_124m",
     "GPTDatasetV1", "SmallVocab", "TrainingHistory", "calc_loss_batch", "calc_loss_loader",
     "create_dataloader", "load_course_text", "train_model_simple",
 ]

@@ -1,67 +1,116 @@
-"""Beyond the book: load GPT-2's published weights (Hugging Face format) into
-the course's own `GPTModel`.
+"""Beyond the book: GPT-2's published weights (Hugging Face format) in the
+course's own `GPTModel`.
 
-Hugging Face's `GPT2LMHeadModel` names and stores the same numbers differently:
-
-    Hugging Face key                 course parameter              how
-    wte.weight                       tok_emb.weight                as is
-    wpe.weight                       pos_emb.weight                as is
-    h.{i}.ln_1.weight / .bias        trf_blocks[i].norm1.scale / .shift
-    h.{i}.attn.c_attn.weight         att.W_query/W_key/W_value     split in 3, transpose
-    h.{i}.attn.c_attn.bias           their biases                  split in 3
-    h.{i}.attn.c_proj.weight / .bias att.out_proj                  transpose
-    h.{i}.ln_2.weight / .bias        norm2.scale / .shift
-    h.{i}.mlp.c_fc.weight / .bias    ff.layers[0]                  transpose
-    h.{i}.mlp.c_proj.weight / .bias  ff.layers[2]                  transpose
-    ln_f.weight / .bias              final_norm.scale / .shift
-    lm_head.weight                   out_head.weight               absent: copy of wte
-
-Hugging Face's `Conv1D` layers keep their weight as [in, out] (the transpose
-of `nn.Linear`'s [out, in]), and fuse the query, key and value projections
-into one `c_attn` layer of width 3 * emb_dim. GPT-2 was trained with biases on
-q, k and v, so the course config needs ``qkv_bias=True``.
+Hugging Face's `GPT2LMHeadModel` holds the same numbers as `GPTModel` under
+other names, and stores some of them differently: its `Conv1D` layers keep
+their weight as [in, out], the transpose of `nn.Linear`'s [out, in], and one
+layer `c_attn` of width 3 * emb_dim holds the query, key and value
+projections side by side. `gpt2_weights(cfg)` writes this down once, as a
+table with one row per tensor of a checkpoint: the loader reads it forwards,
+`course_to_hf_state_dict` backwards, and the tests check it against both
+models. GPT-2 was trained with biases on q, k and v, so the course config
+needs ``qkv_bias=True``.
 
 Files are read with safetensors (or ``torch.load(weights_only=True)``): no
-arbitrary object is ever unpickled.
+arbitrary object is ever unpickled. Downloading lives in `nb10_download`.
 """
 
-import hashlib
 import json
 import os
+import pickle
 import re
-import tempfile
-import urllib.error
-import urllib.request
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
+from typing import NamedTuple
 
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file
 
+from ..checks import check_gpt_model
 from ..config import validate_config
 
 __all__ = [
-    "GPT2WeightsUnavailableError",
+    "GPT2Weight",
+    "check_gpt2_state_dict",
     "config_from_hf",
-    "download_gpt2_124m",
+    "course_to_hf",
+    "course_to_hf_state_dict",
+    "gpt2_weights",
+    "hf_to_course",
     "load_gpt2_safetensors",
     "load_gpt2_state_dict",
+    "read_hf_config",
+    "read_torch_state_dict",
+    "read_weights_file",
+    "safetensors_shapes",
 ]
 
-# HF buffers that are not parameters (the causal mask of old checkpoints).
-_IGNORED = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
-_LAYER_KEY = re.compile(r"^h\.(\d+)\.")
 
-# The official GPT-2 124M checkpoint, pinned to one revision and checked.
-GPT2_124M_REPO = "openai-community/gpt2"
-GPT2_124M_REVISION = "607a30d783dfa663caf39e06633721c8d4cfcd7e"
-GPT2_124M_SAFETENSORS_SHA256 = (
-    "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"
-)
-GPT2_124M_SAFETENSORS_BYTES = 548_105_171
+# ------------------------------------------------------------- the table
 
 
-class GPT2WeightsUnavailableError(RuntimeError):
-    """The GPT-2 weights could not be downloaded (offline, blocked, or a
-    download that did not check out)."""
+class GPT2Weight(NamedTuple):
+    """One tensor of a Hugging Face GPT-2 checkpoint and where it goes in GPTModel."""
+
+    hf_name: str         # its key in the file (a GPT2LMHeadModel adds "transformer.")
+    hf_shape: tuple      # its shape in the file
+    course_names: tuple  # the GPTModel parameter(s) it holds, side by side (c_attn: q, k, v)
+    transposed: bool     # stored [in, out] by Conv1D: the transpose of nn.Linear's [out, in]
+
+
+def gpt2_weights(cfg):
+    """The one description of GPT-2's weights: every tensor of a Hugging Face
+    checkpoint for the course config `cfg`, in the file's order, with the
+    course parameter(s) it fills. Shapes follow from the config."""
+    cfg = validate_config(cfg)
+    v, ctx, d = cfg["vocab_size"], cfg["context_length"], cfg["emb_dim"]
+    W = GPT2Weight
+    table = [
+        W("wte.weight", (v, d), ("tok_emb.weight",), False),
+        W("wpe.weight", (ctx, d), ("pos_emb.weight",), False),
+    ]
+    for i in range(cfg["n_layers"]):
+        h, b = f"h.{i}.", f"trf_blocks.{i}."
+        qkv = [f"{b}att.{name}" for name in ("W_query", "W_key", "W_value")]
+        block = [
+            W(h + "ln_1.weight", (d,), (b + "norm1.scale",), False),
+            W(h + "ln_1.bias", (d,), (b + "norm1.shift",), False),
+            W(h + "attn.c_attn.weight", (d, 3 * d), tuple(p + ".weight" for p in qkv), True),
+            W(h + "attn.c_attn.bias", (3 * d,), tuple(p + ".bias" for p in qkv), False),
+            W(h + "attn.c_proj.weight", (d, d), (b + "att.out_proj.weight",), True),
+            W(h + "attn.c_proj.bias", (d,), (b + "att.out_proj.bias",), False),
+            W(h + "ln_2.weight", (d,), (b + "norm2.scale",), False),
+            W(h + "ln_2.bias", (d,), (b + "norm2.shift",), False),
+            W(h + "mlp.c_fc.weight", (d, 4 * d), (b + "ff.layers.0.weight",), True),
+            W(h + "mlp.c_fc.bias", (4 * d,), (b + "ff.layers.0.bias",), False),
+            W(h + "mlp.c_proj.weight", (4 * d, d), (b + "ff.layers.2.weight",), True),
+            W(h + "mlp.c_proj.bias", (d,), (b + "ff.layers.2.bias",), False),
+        ]
+        if not cfg["qkv_bias"]:  # a model without q/k/v biases has no place for c_attn.bias
+            block = [w for w in block if w.hf_name != h + "attn.c_attn.bias"]
+        table += block
+    table += [
+        W("ln_f.weight", (d,), ("final_norm.scale",), False),
+        W("ln_f.bias", (d,), ("final_norm.shift",), False),
+        W("lm_head.weight", (v, d), ("out_head.weight",), False),  # often absent: tied to wte
+    ]
+    return table
+
+
+def hf_to_course(weight, tensor):
+    """The course tensor(s) in one checkpoint tensor: back to nn.Linear's
+    [out, in] if Conv1D stored it transposed, then split into equal parts
+    along the output dimension (c_attn: query, key, value)."""
+    if weight.transposed:
+        tensor = tensor.t()
+    return tensor.chunk(len(weight.course_names), dim=0)
+
+
+def course_to_hf(weight, tensors):
+    """The inverse of `hf_to_course`: the course tensor(s) side by side along
+    the output dimension, then transposed to [in, out] where Conv1D stores it so."""
+    tensor = torch.cat(list(tensors), dim=0)
+    return tensor.t() if weight.transposed else tensor
 
 
 # ---------------------------------------------------------------- configs
@@ -72,7 +121,7 @@ _TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
 def config_from_hf(hf_config, *, dropout=False):
     """The course config dict for a Hugging Face GPT-2 config.
 
-    `hf_config`: a dict (e.g. ``json.load`` of a ``config.json``) or a
+    `hf_config`: a dict (e.g. ``read_hf_config("config.json")``) or a
     ``transformers.GPT2Config``. ``dropout=False`` (default) gives drop_rate
     0.0, right for inference; ``dropout=True`` takes HF's embd_pdrop,
     attn_pdrop and resid_pdrop as drop_rate_emb / _attn / _shortcut.
@@ -82,8 +131,8 @@ def config_from_hf(hf_config, *, dropout=False):
     if hasattr(hf_config, "to_dict"):
         hf_config = hf_config.to_dict()
     if not isinstance(hf_config, dict):
-        raise ValueError(
-            f"hf_config must be a dict (json.load of config.json) or a GPT2Config, "
+        raise TypeError(
+            f"hf_config must be a dict (read_hf_config('config.json')) or a GPT2Config, "
             f"got {type(hf_config).__name__}"
         )
     model_type = hf_config.get("model_type", "gpt2")
@@ -102,9 +151,9 @@ def config_from_hf(hf_config, *, dropout=False):
             f"the tanh approximation, i.e. one of {list(_TANH_GELUS)}"
         )
     eps = hf_config.get("layer_norm_epsilon", 1e-5)
-    if abs(eps - 1e-5) > 1e-12:
+    if not isinstance(eps, (int, float)) or abs(eps - 1e-5) > 1e-12:
         raise ValueError(
-            f"hf_config layer_norm_epsilon={eps}: the course's LayerNorm uses 1e-5"
+            f"hf_config layer_norm_epsilon={eps!r}: the course's LayerNorm uses 1e-5"
         )
     n_inner = hf_config.get("n_inner")
     if n_inner is not None and n_inner != 4 * emb_dim:
@@ -140,24 +189,19 @@ def config_from_hf(hf_config, *, dropout=False):
 
 # ------------------------------------------------------------ state dicts
 
-
-def _strip_prefix(state_dict):
-    out = {}
-    for key, value in state_dict.items():
-        if key.startswith("transformer."):
-            key = key[len("transformer."):]
-        out[key] = value
-    return out
+# HF buffers that are not parameters (the causal mask of old checkpoints).
+_IGNORED = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
+_LAYER_KEY = re.compile(r"^h\.(\d+)\.")
 
 
 def _suggest_config(sd):
     """What the checkpoint's shapes say about its config (n_heads cannot be
     read from shapes)."""
     parts = []
-    if "wte.weight" in sd and getattr(sd["wte.weight"], "dim", lambda: 0)() == 2:
+    if "wte.weight" in sd and sd["wte.weight"].dim() == 2:
         parts.append(f"'vocab_size': {sd['wte.weight'].shape[0]}")
         parts.append(f"'emb_dim': {sd['wte.weight'].shape[1]}")
-    if "wpe.weight" in sd and getattr(sd["wpe.weight"], "dim", lambda: 0)() == 2:
+    if "wpe.weight" in sd and sd["wpe.weight"].dim() == 2:
         parts.append(f"'context_length': {sd['wpe.weight'].shape[0]}")
     layers = {int(m.group(1)) for k in sd if (m := _LAYER_KEY.match(k))}
     if layers:
@@ -170,287 +214,313 @@ def _suggest_config(sd):
     )
 
 
-def _expected(model):
-    """HF key -> (expected HF shape, [(course parameter, transform)])."""
-    cfg = model.cfg
-    d, v, ctx = cfg["emb_dim"], cfg["vocab_size"], cfg["context_length"]
-    plan = {
-        "wte.weight": ((v, d), [(model.tok_emb.weight, None)]),
-        "wpe.weight": ((ctx, d), [(model.pos_emb.weight, None)]),
-    }
-    for i, block in enumerate(model.trf_blocks):
-        att, ff = block.att, block.ff.layers
-        p = f"h.{i}."
-        plan.update({
-            p + "ln_1.weight": ((d,), [(block.norm1.scale, None)]),
-            p + "ln_1.bias": ((d,), [(block.norm1.shift, None)]),
-            p + "attn.c_attn.weight": ((d, 3 * d), [
-                (att.W_query.weight, ("qkvT", 0)),
-                (att.W_key.weight, ("qkvT", 1)),
-                (att.W_value.weight, ("qkvT", 2)),
-            ]),
-            p + "attn.c_attn.bias": ((3 * d,), [
-                (att.W_query.bias, ("qkv", 0)),
-                (att.W_key.bias, ("qkv", 1)),
-                (att.W_value.bias, ("qkv", 2)),
-            ]),
-            p + "attn.c_proj.weight": ((d, d), [(att.out_proj.weight, "T")]),
-            p + "attn.c_proj.bias": ((d,), [(att.out_proj.bias, None)]),
-            p + "ln_2.weight": ((d,), [(block.norm2.scale, None)]),
-            p + "ln_2.bias": ((d,), [(block.norm2.shift, None)]),
-            p + "mlp.c_fc.weight": ((d, 4 * d), [(ff[0].weight, "T")]),
-            p + "mlp.c_fc.bias": ((4 * d,), [(ff[0].bias, None)]),
-            p + "mlp.c_proj.weight": ((4 * d, d), [(ff[2].weight, "T")]),
-            p + "mlp.c_proj.bias": ((d,), [(ff[2].bias, None)]),
-        })
-    plan["ln_f.weight"] = ((d,), [(model.final_norm.scale, None)])
-    plan["ln_f.bias"] = ((d,), [(model.final_norm.shift, None)])
-    plan["lm_head.weight"] = ((v, d), [(model.out_head.weight, None)])
-    return plan
+def _shown(keys):
+    return keys[:8] + (["..."] if len(keys) > 8 else [])
 
 
-def _transform(tensor, how, d):
-    if how is None:
-        return tensor
-    if how == "T":
-        return tensor.t()
-    kind, part = how
-    if kind == "qkvT":  # [d, 3d] -> the part's [d, d], then [out, in]
-        return tensor[:, part * d:(part + 1) * d].t()
-    return tensor[part * d:(part + 1) * d]  # "qkv": bias [3d] -> [d]
+def _course_parameters(model, table):
+    """The model's parameters by name, after checking that each one the table
+    names is there, with the shape the table gives it."""
+    params = dict(model.named_parameters(remove_duplicate=False))
+    for weight in table:
+        parts = hf_to_course(weight, torch.empty(weight.hf_shape, device="meta"))
+        for name, part in zip(weight.course_names, parts):
+            if name not in params:
+                raise TypeError(f"model must be the course's GPTModel: it has no parameter {name!r}")
+            if params[name].shape != part.shape:
+                raise ValueError(
+                    f"model parameter {name!r} has shape {list(params[name].shape)}, "
+                    f"GPT-2's {weight.hf_name!r} gives {list(part.shape)}"
+                )
+    return params
 
 
-def load_gpt2_state_dict(model, state_dict):
-    """Copy a Hugging Face GPT-2 state dict (GPT2LMHeadModel or GPT2Model, with
-    or without the ``transformer.`` prefix) into the course's `GPTModel`.
+def check_gpt2_state_dict(model, state_dict):
+    """Check a Hugging Face GPT-2 state dict (GPT2LMHeadModel's or GPT2Model's,
+    with or without the ``transformer.`` prefix) and the course model it is
+    for against ``gpt2_weights(model.cfg)``; return it without the prefix and
+    the old causal-mask buffers.
 
-    Everything is checked before anything is copied, so on an error the model
-    is unchanged. Raises ValueError when the model's config has
+    Raises TypeError when `model` is not the course's GPTModel or the state
+    dict is not a dict of tensors; ValueError when the model has
     ``qkv_bias=False``, when a tensor's shape differs (naming the first such
     key, its expected and actual shape, and the config the checkpoint needs),
-    or when keys are missing or unexpected. Without ``lm_head.weight`` the
-    output head gets a copy of the token embedding (GPT-2 ties them).
-    Returns `model`.
+    or when keys are missing or unexpected.
     """
-    cfg = getattr(model, "cfg", None)
-    if not isinstance(cfg, dict) or not hasattr(model, "trf_blocks"):
-        raise ValueError(
-            f"model must be the course's GPTModel, got {type(model).__name__}"
-        )
-    if not cfg.get("qkv_bias", False):
+    cfg = check_gpt_model(model)
+    if not cfg["qkv_bias"]:
         raise ValueError(
             "the model was built with qkv_bias=False, but GPT-2 has biases in its "
             "query/key/value projections: build it with {**cfg, 'qkv_bias': True} "
             "(config_from_hf(hf_config) gives the whole config)"
         )
+    table = gpt2_weights(cfg)
+    _course_parameters(model, table)  # the model's side of the table
     if not isinstance(state_dict, dict):
-        raise ValueError(
+        raise TypeError(
             f"state_dict must be a dict of tensors, got {type(state_dict).__name__}"
         )
-    sd = {k: v for k, v in _strip_prefix(state_dict).items() if not _IGNORED.match(k)}
-    for key, value in sd.items():
+    sd = {}
+    for key, value in state_dict.items():
+        if not isinstance(key, str):
+            raise TypeError(f"state_dict keys must be strings, got {key!r}")
         if not isinstance(value, torch.Tensor):
-            raise ValueError(f"state_dict[{key!r}] is a {type(value).__name__}, not a tensor")
-    plan = _expected(model)
-
+            raise TypeError(f"state_dict[{key!r}] is a {type(value).__name__}, not a tensor")
+        key = key.removeprefix("transformer.")
+        if not _IGNORED.match(key):
+            sd[key] = value
+    shapes = {weight.hf_name: weight.hf_shape for weight in table}
     # Shapes first: a width or vocabulary mismatch gives the most useful hint.
-    for key, (shape, _) in plan.items():
+    for key, shape in shapes.items():
         if key in sd and tuple(sd[key].shape) != shape:
             raise ValueError(
-                f"shape mismatch for {key!r}: the model expects {list(shape)}, the "
-                f"checkpoint has {list(sd[key].shape)}; {_suggest_config(sd)}"
+                f"shape mismatch for {key!r}: the model expects {list(shape)}, "
+                f"the checkpoint has {list(sd[key].shape)}; {_suggest_config(sd)}"
             )
-    missing = [k for k in plan if k not in sd and k != "lm_head.weight"]
+    missing = [k for k in shapes if k not in sd and k != "lm_head.weight"]
     if missing:
-        shown = missing[:8] + (["..."] if len(missing) > 8 else [])
         raise ValueError(
             f"the checkpoint is missing {len(missing)} key(s) the model needs: "
-            f"{shown}; {_suggest_config(sd)}"
+            f"{_shown(missing)}; {_suggest_config(sd)}"
         )
-    unexpected = sorted(k for k in sd if k not in plan)
+    unexpected = sorted(k for k in sd if k not in shapes)
     if unexpected:
-        shown = unexpected[:8] + (["..."] if len(unexpected) > 8 else [])
         raise ValueError(
             f"the checkpoint has {len(unexpected)} key(s) the model has no place "
-            f"for: {shown}; {_suggest_config(sd)}"
+            f"for: {_shown(unexpected)}; {_suggest_config(sd)}"
         )
     for key, value in sd.items():
         if not value.is_floating_point():
             raise ValueError(f"state_dict[{key!r}] has dtype {value.dtype}, not floating point")
+    return sd
 
-    d = cfg["emb_dim"]
+
+def load_gpt2_state_dict(model, state_dict):
+    """Copy a Hugging Face GPT-2 state dict into the course's `GPTModel`,
+    following `gpt2_weights`: each checkpoint tensor becomes the course
+    tensor(s) it holds (`hf_to_course`). Everything is checked first
+    (`check_gpt2_state_dict`), so on an error the model is unchanged. Without
+    ``lm_head.weight`` the output head gets a copy of the token embedding
+    (GPT-2 ties them). Returns `model`.
+    """
+    sd = check_gpt2_state_dict(model, state_dict)
+    params = dict(model.named_parameters(remove_duplicate=False))
     with torch.no_grad():
-        for key, (_, targets) in plan.items():
-            source = sd.get(key)
-            if source is None:  # lm_head.weight absent: tied to wte
+        for weight in gpt2_weights(model.cfg):
+            source = sd.get(weight.hf_name)
+            if source is None:  # lm_head.weight is often left out: GPT-2 ties it to wte
                 source = sd["wte.weight"]
-            for param, how in targets:
-                param.copy_(_transform(source, how, d))
+            for name, part in zip(weight.course_names, hf_to_course(weight, source)):
+                params[name].copy_(part)
     return model
+
+
+def course_to_hf_state_dict(model):
+    """The course model's weights under GPT2LMHeadModel's names and layouts,
+    ready for its ``load_state_dict``: `gpt2_weights` read backwards (each
+    course tensor through `course_to_hf`). Detached, contiguous copies."""
+    cfg = check_gpt_model(model)
+    table = gpt2_weights(cfg)
+    params = _course_parameters(model, table)
+    sd = {}
+    for weight in table:
+        key = weight.hf_name if weight.hf_name == "lm_head.weight" else "transformer." + weight.hf_name
+        tensors = [params[name].detach() for name in weight.course_names]
+        sd[key] = course_to_hf(weight, tensors).contiguous()  # torch.cat made it a copy
+    if not cfg["qkv_bias"]:  # GPT-2 always has q/k/v biases: zeros compute the same as none
+        like = params["tok_emb.weight"]
+        for i in range(cfg["n_layers"]):
+            sd[f"transformer.h.{i}.attn.c_attn.bias"] = like.new_zeros(3 * cfg["emb_dim"]).detach()
+    return sd
 
 
 # ----------------------------------------------------------------- files
 
+_CONFIG_MAX_BYTES = 1 << 20  # a GPT-2 config.json is under 1 KB
 
-def _read_weights_file(path):
+
+def _what_it_holds(path, kind):
+    """A guess at what `path`, which should be a `kind`, holds instead: the
+    usual results of a download or a copy that went wrong."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(256)
+    text = head.lstrip().lower()
+    if size == 0:
+        return "it is empty (0 bytes): an interrupted download or copy; fetch it again"
+    if head.startswith(b"version https://git-lfs"):
+        return ("it is a Git LFS pointer, a small text file that stands in for the real "
+                "one: run `git lfs pull` in its repository, or download the file itself")
+    if re.match(rb"<[!?a-z]", text):
+        return ("it is an HTML page: probably an error or login page saved by a failed "
+                "download; download it again")
+    if kind != "JSON" and text.startswith((b"{", b"[")):
+        return "it is JSON text: a config or index file saved under this name?"
+    if head.startswith(b"PK\x03\x04"):  # what torch.save writes
+        return "it is a zip archive, as torch.save writes: a .pt/.bin file under this name?"
+    return (f"its {size:,} bytes are not {kind} (corrupted, truncated, or another kind "
+            f"of file); download it again")
+
+
+def read_hf_config(path):
+    """The settings in a Hugging Face ``config.json``, as a dict. A file that
+    is not one (an HTML error page saved by a failed download, an empty or
+    binary file) is a ValueError naming it."""
+    path = Path(path)
+    if path.stat().st_size > _CONFIG_MAX_BYTES:
+        raise ValueError(f"{path} is {path.stat().st_size:,} bytes: far too large for a config.json")
+    try:
+        config = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not JSON: {_what_it_holds(path, 'JSON')}") from err
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{path} holds a JSON {type(config).__name__}, not a config (an object of settings)"
+        )
+    return config
+
+
+def safetensors_shapes(path):
+    """{tensor name: shape} from a ``.safetensors`` file's header, reading no
+    tensor. A file that is not one is a ValueError naming it and the likely cause."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+    except SafetensorError as err:
+        raise ValueError(f"{path} is not a safetensors file: "
+                         f"{_what_it_holds(path, 'in the safetensors format')}") from err
+
+
+def read_torch_state_dict(path):
+    """The state dict in a ``.bin`` / ``.pt`` / ``.pth`` file, read with
+    ``torch.load(weights_only=True)``: tensors and plain containers only,
+    never arbitrary objects. A training checkpoint's ``"state_dict"`` entry is
+    taken; anything else that is not a state dict is a ValueError naming the file."""
+    path = Path(path)
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as err:
+        with open(path, "rb") as f:
+            zipped = f.read(4) == b"PK\x03\x04"  # a real torch.save file
+        if zipped and isinstance(err, pickle.UnpicklingError):
+            raise ValueError(
+                f"{path} holds pickled Python objects that the safe reader refuses (a whole "
+                f"model saved with torch.save(model)?); save model.state_dict() instead"
+            ) from err
+        raise ValueError(f"{path} is not a PyTorch state dict: "
+                         f"{_what_it_holds(path, 'a PyTorch file')}") from err
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]  # a training checkpoint: the weights are inside
+    if not isinstance(state, dict):
+        raise ValueError(
+            f"{path} holds a {type(state).__name__}, not a state dict (a dict from names "
+            f"to tensors, as torch.save(model.state_dict(), path) writes)"
+        )
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ValueError(
+                f"{path} holds a dict, but not a state dict: its entry {key!r} is of "
+                f"type {type(value).__name__}, not a tensor"
+            )
+    return state
+
+
+def read_weights_file(path):
+    """The state dict in one weights file, never unpickling anything: a
+    ``.safetensors`` file (a JSON header and raw tensor bytes, nothing
+    executable), or a ``.bin`` / ``.pt`` state dict. A file that holds no
+    weights is a ValueError naming it and the likely cause."""
+    path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
-        from safetensors.torch import load_file
-
+        safetensors_shapes(path)  # a clear error first if it is not a safetensors file
         return load_file(str(path), device="cpu")
     if suffix in (".bin", ".pt", ".pth"):
-        # weights_only=True: tensors and plain containers only, no arbitrary code.
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        return state
+        return read_torch_state_dict(path)  # torch.load(path, weights_only=True), checked
     raise ValueError(
         f"{path.name}: expected a .safetensors file (or a .bin/.pt state dict), "
         f"got {suffix or 'no suffix'}"
     )
 
 
-def _resolve_weights(path):
-    """A file, or a save_pretrained directory (model.safetensors, a sharded
-    model.safetensors.index.json, or pytorch_model.bin)."""
-    path = Path(path)
-    if path.is_dir():
-        index = path / "model.safetensors.index.json"
-        for name in ("model.safetensors", "pytorch_model.bin"):
-            if (path / name).is_file():
-                return [path / name], path
-        if index.is_file():
-            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            return [path / s for s in shards], path
-        raise FileNotFoundError(
-            f"{path} holds no model.safetensors (or pytorch_model.bin); "
-            f"download_gpt2_124m(dir) fetches GPT-2 124M"
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"no such weights file: {path}")
-    return [path], path.parent
+def _shard_files(index):
+    """The weights files a ``model.safetensors.index.json`` names, each a
+    plain file name in its folder: the index comes with the download, and a
+    name like "../x" or "/etc/x" must not lead anywhere else."""
+    try:
+        weight_map = json.loads(index.read_bytes().decode("utf-8")).get("weight_map")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
+        raise ValueError(f"{index} is not a safetensors index: "
+                         f"{_what_it_holds(index, 'JSON')}") from err
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise ValueError(f"{index} has no 'weight_map' of tensor names to files")
+    files = []
+    for name in sorted(set(map(str, weight_map.values()))):
+        if name in ("", ".", "..") or Path(name).name != name or PureWindowsPath(name).name != name:
+            raise ValueError(
+                f"{index} names the shard {name!r}, which is not a file in its folder; "
+                f"refusing to read outside {index.parent}"
+            )
+        if not (index.parent / name).is_file():
+            raise FileNotFoundError(f"{index} names the shard {name!r}, which is not in {index.parent}")
+        files.append(index.parent / name)
+    return files
+
+
+def _weights_files(path):
+    """A weights file, or a save_pretrained folder (model.safetensors, a
+    sharded model.safetensors.index.json, or pytorch_model.bin)."""
+    if path.is_file():
+        return [path], path.parent
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such weights file or folder: {path}")
+    if (path / "model.safetensors").is_file():
+        return [path / "model.safetensors"], path
+    if (path / "model.safetensors.index.json").is_file():
+        return _shard_files(path / "model.safetensors.index.json"), path
+    if (path / "pytorch_model.bin").is_file():
+        return [path / "pytorch_model.bin"], path
+    raise FileNotFoundError(
+        f"{path} holds no model.safetensors (or pytorch_model.bin); "
+        f"download_gpt2_124m(folder) fetches GPT-2 124M"
+    )
 
 
 def load_gpt2_safetensors(path, model):
     """Load GPT-2 weights saved by Hugging Face into the course's `GPTModel`.
 
-    `path`: a ``model.safetensors`` file, or a directory written by
+    `path`: a ``model.safetensors`` file, or a folder written by
     ``save_pretrained`` (sharded safetensors and ``pytorch_model.bin`` also
     work; ``.bin``/``.pt`` files are read with ``torch.load(weights_only=True)``).
     If a ``config.json`` lies next to the weights, it is checked against the
     model's config first (the number of heads cannot be seen in the shapes).
     Returns `model`.
     """
-    if not isinstance(getattr(model, "cfg", None), dict):
-        raise ValueError(
-            f"model must be the course's GPTModel, got {type(model).__name__} "
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"path must be a file or folder name, got {type(path).__name__} "
             f"(note the order: load_gpt2_safetensors(path, model))"
         )
-    files, folder = _resolve_weights(path)
+    cfg = check_gpt_model(model, name="model (load_gpt2_safetensors(path, model))")
+    files, folder = _weights_files(Path(path))
     config_path = folder / "config.json"
     if config_path.is_file():
-        hf_cfg = json.loads(config_path.read_text())
+        hf_cfg = read_hf_config(config_path)
         if hf_cfg.get("model_type", "gpt2") == "gpt2":
             wanted = config_from_hf(hf_cfg)
             keys = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers")
-            diff = {k: (model.cfg.get(k), wanted[k]) for k in keys if model.cfg.get(k) != wanted[k]}
+            diff = {k: (cfg[k], wanted[k]) for k in keys if cfg[k] != wanted[k]}
             if diff:
                 details = ", ".join(f"{k}: model {a}, checkpoint {b}" for k, (a, b) in diff.items())
                 raise ValueError(
                     f"{config_path} does not match the model's config ({details}); "
-                    f"build the model with GPTModel(config_from_hf(json.load(open("
-                    f"{str(config_path)!r}))))"
+                    f"build the model with GPTModel(config_from_hf(read_hf_config("
+                    f"{str(config_path)!r})))"
                 )
     state_dict = {}
     for file in files:
-        state_dict.update(_read_weights_file(file))
+        state_dict.update(read_weights_file(file))
     return load_gpt2_state_dict(model, state_dict)
-
-
-# -------------------------------------------------------------- download
-
-
-def _sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fetch(url, target, timeout):
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-        return Path(tmp)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _check_config_file(path):
-    cfg = json.loads(Path(path).read_text())
-    course = config_from_hf(cfg)
-    if (course["emb_dim"], course["n_layers"], course["n_heads"]) != (768, 12, 12):
-        raise ValueError(f"{path} is not GPT-2 124M's config: {course}")
-
-
-def _check_weights_file(path):
-    if _sha256_file(path) != GPT2_124M_SAFETENSORS_SHA256:
-        raise ValueError(f"{path}: sha256 differs from GPT-2 124M's model.safetensors")
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        if list(f.get_slice("wte.weight").get_shape()) != [50257, 768]:
-            raise ValueError(f"{path}: wte.weight is not [50257, 768]")
-
-
-def download_gpt2_124m(dest_dir, *, timeout=10.0):
-    """Download OpenAI's GPT-2 124M weights (``model.safetensors``, 548 MB) and
-    ``config.json`` from the Hugging Face hub into `dest_dir`, pinned to one
-    revision and checked by sha256. Files already there and valid are kept.
-    Each file is written to a temporary name, checked, then renamed, so an
-    interrupted download never leaves a broken file behind.
-
-    Returns `dest_dir` as a Path, ready for ``load_gpt2_safetensors``.
-    Raises GPT2WeightsUnavailableError quickly when offline (a `timeout`-second
-    connection limit; immediately when HF_HUB_OFFLINE=1 is set).
-    """
-    dest = Path(dest_dir)
-    dest.mkdir(parents=True, exist_ok=True)
-    base = f"https://huggingface.co/{GPT2_124M_REPO}/resolve/{GPT2_124M_REVISION}/"
-    manual = (
-        f"download config.json and model.safetensors by hand from "
-        f"https://huggingface.co/{GPT2_124M_REPO} into {dest}, then call "
-        f"load_gpt2_safetensors({str(dest)!r}, model)"
-    )
-    jobs = [("config.json", _check_config_file), ("model.safetensors", _check_weights_file)]
-    for name, check in jobs:
-        target = dest / name
-        if target.is_file():
-            try:
-                check(target)
-                continue
-            except ValueError:
-                pass  # a stale or broken file: download it again
-        if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-            raise GPT2WeightsUnavailableError(
-                f"HF_HUB_OFFLINE is set, so {name} is not downloaded; {manual}"
-            )
-        try:
-            tmp = _fetch(base + name, target, timeout)
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
-            raise GPT2WeightsUnavailableError(
-                f"could not download {name} from huggingface.co ({err}); {manual}"
-            ) from err
-        try:
-            check(tmp)
-        except Exception as err:
-            tmp.unlink(missing_ok=True)
-            raise GPT2WeightsUnavailableError(
-                f"the downloaded {name} did not check out ({err}); {manual}"
-            ) from err
-        os.replace(tmp, target)
-    return dest

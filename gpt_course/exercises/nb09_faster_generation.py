@@ -1,6 +1,16 @@
 """Exercise checks for notebook 09 (faster generation: KV cache and sampling)."""
 
-from .base import Verdict, as_int, as_ints, no_answer_yet, report
+import re
+
+import torch
+import torch.nn as nn
+
+from ..book.nb06_attention import MultiHeadAttention
+from ..config import GPT_CONFIG_124M
+from .base import (
+    NotYet, Verdict, answer_check, as_int, as_ints, describe_exception, no_answer_yet, report,
+)
+from .code_check import Case, Mistake, compare_outputs
 
 PROMPT_TOKENS = 4
 NEW_TOKENS = 6
@@ -13,71 +23,349 @@ TOP_P_PROBS = (0.5, 0.3, 0.15, 0.05)
 TOP_P = 0.75
 TOP_P_KEPT = 2
 
+# Exercise 4: the numbers a full KV cache of GPT-2 124M holds (batch 1).
+CACHE_TOKENS = GPT_CONFIG_124M["context_length"]  # 1024
+_LAYERS, _EMB = GPT_CONFIG_124M["n_layers"], GPT_CONFIG_124M["emb_dim"]
+CACHE_NUMBERS = 2 * _LAYERS * CACHE_TOKENS * _EMB  # keys and values: 18,874,368
 
-def check_positions(answer):
-    """Own exercise: (positions run without the cache, with the cache) for a
-    4-token prompt and 6 new tokens, greedy."""
-    if no_answer_yet(answer):
-        return Verdict(False)
+
+def _pair(answer):
     values = as_ints(answer)
-    if values is None or len(values) != 2:
-        return report(False, "", "give two whole numbers as a pair: (without_cache, with_cache)")
-    without, with_cache = values
-    ok_without = without == POSITIONS_WITHOUT_CACHE
-    ok_with = with_cache == POSITIONS_WITH_CACHE
-    if ok_without and ok_with:
-        return report(True, "4 + 5 + 6 + 7 + 8 + 9 = 39 positions for the book's loop, 4 + 1 + 1 "
-                      "+ 1 + 1 + 1 = 9 with the cache (the 6th new token is never fed back).", "")
+    return values if values is not None and len(values) == 2 else None
+
+
+@answer_check(_pair, "give two whole numbers as a pair: (without_cache, with_cache)")
+def check_positions(pair):
+    """Exercise 1: (positions run without the cache, with the cache) for a
+    4-token prompt and 6 new tokens, greedy."""
+    without, with_cache = pair
     if without in (4 + 5 + 6 + 7 + 8 + 9 + 10, 60):
-        return report(False, "", "the book's loop runs the model 6 times, on 4, 5, ..., 9 tokens; "
-                      "the 6th new token is appended but never run through the model.")
-    if not ok_without:
-        return report(False, "", "without the cache, step i runs the prompt plus the i - 1 tokens "
-                      "generated so far: add up 4, 5, ... for the 6 steps.")
+        raise NotYet("the book's loop runs the model 6 times, on 4, 5, ..., 9 tokens; the 6th "
+                     "new token is appended but never run through the model.")
+    if without != POSITIONS_WITHOUT_CACHE:
+        raise NotYet("without the cache, step i runs the prompt plus the i - 1 tokens generated "
+                     "so far: add up 4, 5, ... for the 6 steps.")
     if with_cache == PROMPT_TOKENS + NEW_TOKENS:
-        return report(False, "", "close: with the cache each new token is run once, to get the "
-                      "next one, but the last new token has no next one to predict.")
-    return report(False, "", "with the cache the prompt is run once (4 positions), then each new "
-                  "token alone, to predict the one after it.")
+        raise NotYet("close: with the cache each new token is run once, to get the next one, "
+                     "but the last new token has no next one to predict.")
+    if with_cache != POSITIONS_WITH_CACHE:
+        raise NotYet("with the cache the prompt is run once (4 positions), then each new token "
+                     "alone, to predict the one after it.")
+    return ("4 + 5 + 6 + 7 + 8 + 9 = 39 positions for the book's loop, 4 + 1 + 1 + 1 + 1 + 1 "
+            "= 9 with the cache (the 6th new token is never fed back).")
 
 
 GREEDY_WORDS = ("greedy", "argmax", "arg max", "generate_text_simple", "most likely",
-                "most probable", "highest")
+                "most probable", "highest probability", "highest logit", "largest logit",
+                "deterministic")
+# Words that turn an answer around ("not greedy", "the opposite of greedy").
+NEGATION = re.compile(r"\b(not|no|never|non|nor|neither|without|opposite|unlike|anything but|"
+                      r"far from|ungreedy)\b|n't")
 
 
-def check_greedy_limit(answer):
-    """Own exercise: temperature -> 0 (or top_k=1) turns sampling into what?"""
-    if no_answer_yet(answer):
-        return Verdict(False)
-    if not isinstance(answer, str) or not answer.strip():
-        return report(False, "", "answer with a word or a short phrase, as a string")
-    text = answer.lower()
-    if any(word in text for word in GREEDY_WORDS):
-        return report(True, "both keep only the most likely token, so every draw is the argmax: "
-                      "greedy decoding, the book's generate_text_simple.", "")
+def _text(answer):
+    return answer.strip().lower() if isinstance(answer, str) and answer.strip() else None
+
+
+@answer_check(_text, "answer with a word or a short phrase, as a string")
+def check_greedy_limit(text):
+    """Exercise 2: temperature -> 0 (or top_k=1) turns sampling into what?"""
+    names_greedy = any(word in text for word in GREEDY_WORDS)
+    if names_greedy and NEGATION.search(text):
+        raise NotYet("your answer says what it is not: name what sampling becomes, in a word "
+                     "or two, without 'not' or 'no'.")
+    if ("uniform" in text or "random" in text) and names_greedy:
+        raise NotYet("your answer names both ends: give one, what sampling becomes.")
     if "uniform" in text or "random" in text:
-        return report(False, "", "that is temperature -> infinity. A small temperature divides "
-                      "the logits by a tiny number: the largest one dominates the softmax.")
-    return report(False, "", "look at what next_token_distribution(logits, temperature=0) or "
-                  "top_k=1 gives: how many tokens keep a non-zero probability?")
+        raise NotYet("a uniform, random draw is the other end, temperature -> infinity. A small "
+                     "temperature divides the logits by a tiny number: the largest one dominates "
+                     "the softmax.")
+    if not names_greedy:
+        raise NotYet("look at what next_token_distribution(logits, 0.01) or top_k=1 gives: how "
+                     "many tokens keep a non-zero probability, and which one?")
+    return ("both keep only the most likely token, so every draw is the argmax: greedy "
+            "decoding, the book's generate_text_simple, whatever the seed.")
 
 
-def check_top_p_kept(answer):
-    """Own exercise: how many tokens does top_p=0.75 keep of probabilities
+@answer_check(as_int, "give the number of tokens kept, a whole number")
+def check_top_p_kept(kept):
+    """Exercise 3: how many tokens does top_p=0.75 keep of probabilities
     0.5, 0.3, 0.15, 0.05?"""
+    if kept == 1:
+        raise NotYet("0.5 alone has not reached 0.75 yet: keep adding the next most likely token.")
+    if kept == 3:
+        raise NotYet("one too many: top-p stops at the first token that makes the running total "
+                     "reach top_p.")
+    if kept != TOP_P_KEPT:
+        raise NotYet("sort the probabilities from the largest, add them up, and stop as soon as "
+                     "the total reaches 0.75.")
+    return ("0.5 alone is below 0.75, 0.5 + 0.3 = 0.8 reaches it: the two most likely tokens "
+            "stay, renormalized to 0.625 and 0.375.")
+
+
+@answer_check(as_int, "give one whole number: how many numbers the cache holds")
+def check_cache_size(numbers):
+    """Exercise 4: how many numbers the KV cache of GPT-2 124M holds, batch 1,
+    with all 1024 positions of its context filled."""
+    if numbers == CACHE_NUMBERS // 2:
+        raise NotYet("that is the keys (or the values) alone: every layer stores both.")
+    if numbers == CACHE_NUMBERS // _LAYERS:
+        raise NotYet("that is one layer: each of the 12 layers has its own attention, so its own "
+                     "keys and values.")
+    if numbers == 4 * CACHE_NUMBERS:
+        raise NotYet("that is bytes (4 per float32 number); the question asks for numbers.")
+    if numbers == CACHE_NUMBERS * GPT_CONFIG_124M["n_heads"]:
+        raise NotYet("num_heads x head_dim is already emb_dim = 768: multiply by the heads only "
+                     "once.")
+    if numbers != CACHE_NUMBERS:
+        raise NotYet("per layer the cache holds keys and values, each [batch, num_heads, tokens, "
+                     "head_dim]: multiply it out for 12 layers, 1024 tokens, 12 x 64.")
+    return (f"2 (keys and values) x 12 layers x 1024 tokens x 768 = {CACHE_NUMBERS:,} numbers, "
+            f"{CACHE_NUMBERS * 4 / 1e6:.1f} MB in float32: about an eighth of the model's "
+            f"weights, and it grows with the batch size.")
+
+
+# ---------------------------------------------------------------- your turn
+# The learner writes the forward pass of an attention layer with a KV cache,
+# built as cls(att) around one of the course's MultiHeadAttention layers. The
+# check feeds a sequence in pieces (the prompt, then one token at a time, or
+# chunks of several after a prefix) and compares the outputs, put together,
+# with the course's MultiHeadAttention run once on the whole sequence.
+
+ATTENTION_NAME = "attention with a KV cache"
+_D, _HEADS, _CONTEXT = 12, 3, 16
+
+
+def _attention(seed=0):
+    """The course's attention layer both sides use (random weights, q/k/v biases too)."""
+    with torch.random.fork_rng(devices=[]):  # leave the learner's random state alone
+        torch.manual_seed(seed)
+        att = MultiHeadAttention(d_in=_D, d_out=_D, context_length=_CONTEXT, dropout=0.0,
+                                 num_heads=_HEADS, qkv_bias=True)
+    return att.eval()
+
+
+def _cache_cases():
+    gen = torch.Generator().manual_seed(9)
+    feeds = (
+        (1, (1, 1, 1, 1, 1), "one token at a time"),
+        (2, (3, 1, 1, 1, 1), "3 tokens, then one at a time"),
+        (2, (4, 3, 2), "4 tokens, then 3, then 2"),
+        (3, (6,), "all 6 tokens in one call"),
+        (1, (5, 1, 4, 1, 5), "5 tokens, then 1, 4, 1 and 5"),
+    )
+    return [Case((torch.randn(batch, sum(chunks), _D, generator=gen), chunks), note=f"fed {how}")
+            for batch, chunks, how in feeds]
+
+
+def _cached_attention(att, x, chunks, *, append=True, values_from="values", mask="offset",
+                      scale=True):
+    """What a cached attention returns, chunk after chunk, written right (the
+    default) or with one classic mistake."""
+    b = x.shape[0]
+
+    def heads(t):
+        return t.view(b, t.shape[1], att.num_heads, att.head_dim).transpose(1, 2)
+
+    cache_k = cache_v = None
+    outputs, start = [], 0
+    for n in chunks:
+        end = start + n
+        piece = x[:, start:end]
+        q, k, v = heads(att.W_query(piece)), heads(att.W_key(piece)), heads(att.W_value(piece))
+        if values_from == "keys":
+            v = k
+        cache_k = k if cache_k is None else torch.cat([cache_k, k], dim=2)
+        cache_v = v if cache_v is None else torch.cat([cache_v, v], dim=2)
+        keys, vals = (cache_k, cache_v) if append else (k, v)
+        scores = q @ keys.transpose(2, 3)
+        rows = {"offset": att.mask[start:end, :end] if append else att.mask[:n, :n],
+                "from_zero": att.mask[:n, :keys.shape[2]],
+                "first_only": att.mask[:n, :n] if start == 0 else None,
+                "none": None}[mask]
+        if rows is not None:
+            scores = scores.masked_fill(rows, -torch.inf)
+        weights = torch.softmax(scores / (att.head_dim**0.5 if scale else 1.0), dim=-1)
+        context = (weights @ vals).transpose(1, 2).reshape(b, n, att.d_out)
+        outputs.append(att.out_proj(context))
+        start = end
+    return torch.cat(outputs, dim=1)
+
+
+def _after_prefix(case, several):
+    """True if the case feeds a chunk of `several` (> 1) tokens after the first call."""
+    return any(n > 1 for n in case.args[1][1:]) if several else len(case.args[1]) > 1
+
+
+ATTENTION_WITH_CACHE_MISTAKES = [
+    Mistake("each call attends over its own new tokens only: append their keys and values to "
+            "self.cache_k / self.cache_v (torch.cat along dim=2) and attend over the whole "
+            "cache, so a new token sees every token before it.",
+            lambda att, x, chunks: _cached_attention(att, x, chunks, append=False),
+            when=lambda case: len(case.args[1]) > 1),
+    Mistake("the value cache holds keys: append the new values to self.cache_v (and the keys to "
+            "self.cache_k), then weight the cached values.",
+            lambda att, x, chunks: _cached_attention(att, x, chunks, values_from="keys")),
+    Mistake("the mask starts at position 0, but the new tokens sit at positions start, ..., "
+            "start + num_new - 1 (start = tokens already cached): their rows of the causal mask "
+            "are self.mask[start:start + num_new, :start + num_new].",
+            lambda att, x, chunks: _cached_attention(att, x, chunks, mask="from_zero"),
+            when=lambda case: len(case.args[1]) > 1),
+    Mistake("the mask is left out once the cache holds tokens: a chunk of several new tokens "
+            "after a prefix must still not see its own later tokens; mask with rows start .. "
+            "start + num_new - 1 of the causal mask: self.mask[start:start + num_new, "
+            ":start + num_new].",
+            lambda att, x, chunks: _cached_attention(att, x, chunks, mask="first_only"),
+            when=lambda case: _after_prefix(case, several=True)),
+    Mistake("no causal mask: when several new tokens come in one call (a prompt, or a chunk "
+            "after it), each may see only positions up to its own: "
+            "attn_scores.masked_fill_(self.mask[start:end, :end], -torch.inf). (For one new "
+            "token that mask is all False, which is why one-at-a-time steps looked right.)",
+            lambda att, x, chunks: _cached_attention(att, x, chunks, mask="none"),
+            when=lambda case: any(n > 1 for n in case.args[1])),
+    Mistake("the scores are not scaled: divide them by sqrt(head_dim) (self.head_dim**0.5) "
+            "before the softmax, as MultiHeadAttention does.",
+            lambda att, x, chunks: _cached_attention(att, x, chunks, scale=False)),
+]
+
+
+def _build(cls, att):
+    module = cls(att)
+    if not isinstance(module, nn.Module):
+        raise NotYet(f"{cls.__name__}(att) did not build an nn.Module; did __init__ call "
+                     f"super().__init__()?")
+    return module.eval()
+
+
+def _feed(cls, att, x, chunks):
+    """A fresh instance of the learner's class fed `x` chunk by chunk: their
+    outputs, put together along the tokens."""
+    module = _build(cls, att)
+    outputs, start = [], 0
+    for n in chunks:
+        out = module(x[:, start:start + n])
+        outputs.append(out[0] if isinstance(out, tuple) and len(out) == 1 else out)
+        start += n
+    return torch.cat(outputs, dim=1)
+
+
+def _cache_problem(module, batch, start, num_new, where, err):
+    """Why a call after the first raised, told from the shapes of the
+    learner's cache_k and cache_v (the names the skeleton gives them)."""
+    if not isinstance(err, RuntimeError):  # not torch complaining about shapes
+        return f"your {ATTENTION_NAME} raised {describe_exception(err)} on {where}."
+    end = start + num_new
+    want = [batch, _HEADS, end, _D // _HEADS]
+    shapes = {name: getattr(module, name, None) for name in ("cache_k", "cache_v")}
+    shapes = {name: list(t.shape) for name, t in shapes.items()
+              if isinstance(t, torch.Tensor) and t.dim() == 4}
+    for name, shape in shapes.items():
+        grown = [d for d in range(4) if d != 2 and shape[d] != want[d]]
+        if grown and shape[2] != end:
+            return (f"self.{name} has shape {shape} after {where}: it grew along dimension "
+                    f"{grown[0]}, not along the tokens. Append along dim=2 ([batch, num_heads, "
+                    f"tokens, head_dim]), so it holds {want}.")
+    right = {name: shape == want for name, shape in shapes.items()}
+    if right.get("cache_k") and not right.get("cache_v", True):
+        return (f"the keys are appended but the values are not (self.cache_v has shape "
+                f"{shapes['cache_v']} after {where}, expected {want}): append both, and weight "
+                f"all the cached values. ({describe_exception(err)})")
+    if right.get("cache_v") and not right.get("cache_k", True):
+        return (f"the values are appended but the keys are not (self.cache_k has shape "
+                f"{shapes['cache_k']} after {where}, expected {want}): append both, and score "
+                f"the new queries against all the cached keys. ({describe_exception(err)})")
+    if shapes and all(shape[2] < end for shape in shapes.values()):
+        held = ", ".join(f"self.{name} {shape}" for name, shape in shapes.items())
+        return (f"the cache does not grow: after {where} it holds {held}, expected {want} "
+                f"each. Append the new keys and values with torch.cat(..., dim=2) and store "
+                f"the result back in self.cache_k and self.cache_v. ({describe_exception(err)})")
+    if num_new > 1 and start > 0:
+        return (f"your {ATTENTION_NAME} raised {describe_exception(err)} on {where}. Several new "
+                f"tokens after a prefix: is the mask sliced for them? Their rows of the causal "
+                f"mask are self.mask[start:start + num_new, :start + num_new].")
+    return (f"your {ATTENTION_NAME} works on its first call but raised "
+            f"{describe_exception(err)} on {where}: once the cache holds tokens, the scores "
+            f"cover all of them, so use the whole cache (self.cache_k, self.cache_v), not only "
+            f"the new keys and values.")
+
+
+def _call_by_call(cls, att, case):
+    """Run one case call by call; a sentence saying what went wrong first, or None."""
+    x, chunks = case.args
+    batch = x.shape[0]
+    try:
+        module = _build(cls, att)
+    except NotYet as not_yet:
+        return str(not_yet)
+    except NotImplementedError as err:
+        return (f"building your {ATTENTION_NAME} raised NotImplementedError ({err}): keep "
+                f"__init__ as the skeleton gives it.")
+    except Exception as err:
+        return (f"building your {ATTENTION_NAME} as {cls.__name__}(att) failed: "
+                f"{describe_exception(err)}; keep __init__ as the skeleton gives it.")
+    start = 0
+    for call, num_new in enumerate(chunks, 1):
+        where = (f"call {call} of {len(chunks)} ({num_new} new token{'s' * (num_new > 1)}, "
+                 f"{start} already cached; input {list(x.shape)} {case.note})")
+        try:
+            with torch.no_grad():
+                out = module(x[:, start:start + num_new])
+        except NotImplementedError as err:
+            detail = f" ({err})" if str(err) else ""
+            return (f"your {ATTENTION_NAME} still raises NotImplementedError{detail}: fill in "
+                    f"the TODOs and run the cell again.")
+        except Exception as err:
+            if start == 0:
+                return f"your {ATTENTION_NAME} raised {describe_exception(err)} on {where}."
+            return _cache_problem(module, batch, start, num_new, where, err)
+        if isinstance(out, tuple) and len(out) == 1:
+            out = out[0]
+        if not isinstance(out, torch.Tensor):
+            return (f"on {where} your forward returned {type(out).__name__}, not a tensor "
+                    f"(does it end with `return self.out_proj(...)`?)")
+        want = [batch, num_new, _D]
+        if list(out.shape) == [batch, start + num_new, _D] and start > 0:
+            return (f"on {where} your output has shape {list(out.shape)}: a row for every "
+                    f"cached token. Return only the new tokens' rows, {want}: the queries are "
+                    f"the new tokens' only.")
+        if list(out.shape) != want:
+            return f"on {where} your output has shape {list(out.shape)}, expected {want}."
+        if not out.is_floating_point():
+            return f"on {where} your output has dtype {out.dtype}, expected floating point."
+        start += num_new
+    return None
+
+
+def check_attention_with_cache(answer):
+    """Your turn: the learner's attention with a KV cache, a class built as
+    cls(att) from one of the course's MultiHeadAttention layers, fed a
+    sequence in pieces; together its outputs must be the course's
+    MultiHeadAttention on the whole sequence."""
     if no_answer_yet(answer):
         return Verdict(False)
-    kept = as_int(answer)
-    if kept is None:
-        return report(False, "", "give the number of tokens kept, a whole number")
-    if kept == TOP_P_KEPT:
-        return report(True, "0.5 alone is below 0.75, 0.5 + 0.3 = 0.8 reaches it: the two most "
-                      "likely tokens stay, renormalized to 0.625 and 0.375.", "")
-    if kept == 1:
-        return report(False, "", "0.5 alone has not reached 0.75 yet: keep adding the next most "
-                      "likely token.")
-    if kept == 3:
-        return report(False, "", "one too many: top-p stops at the first token that makes the "
-                      "running total reach top_p.")
-    return report(False, "", "sort the probabilities from the largest, add them up, and stop as "
-                  "soon as the total reaches 0.75.")
+    if isinstance(answer, nn.Module):
+        return report(False, "", f"pass the class itself ({type(answer).__name__}), not an "
+                      f"instance of it: the check builds it from an attention layer.")
+    if not isinstance(answer, type) or not issubclass(answer, nn.Module):
+        got = (f"the class {answer.__name__}, which is not one" if isinstance(answer, type)
+               else type(answer).__name__)
+        return report(False, "", f"pass your class (a subclass of nn.Module), got {got}.")
+    att = _attention()
+    cases = _cache_cases()
+    for case in cases:
+        problem = _call_by_call(answer, att, case)
+        if problem:
+            return report(False, "", problem)
+    return compare_outputs(
+        lambda x, chunks: _feed(answer, att, x, chunks), lambda x, chunks: att(x), att,
+        cases, ATTENTION_WITH_CACHE_MISTAKES, name=ATTENTION_NAME, modules=(att,),
+        success="fed one token at a time, a prompt then single tokens, and chunks of several "
+                "tokens after a prefix, your outputs are the course's MultiHeadAttention on the "
+                "whole sequence: keys and values appended along the tokens, the new queries "
+                "scored against the whole cache, the mask rows of the new positions, scaled, "
+                "weighted, heads merged and projected.",
+        hint="compute q, k, v of the new tokens and split them into heads, append k and v to "
+             "the cache along dim=2, score the new queries against all cached keys, mask with "
+             "self.mask[start:end, :end], scale by sqrt(head_dim), softmax, weight the cached "
+             "values, merge the heads and apply out_proj.",
+    )

@@ -1,91 +1,128 @@
 """Exercise checks for notebook 10 (real GPT-2 weights in the course's GPTModel)."""
 
+import contextlib
+import inspect
+import io
+import itertools
+
 import torch
 
-from .base import Verdict, as_ints, no_answer_yet, report
+from ..beyond.nb10_gpt2_weights import course_to_hf, gpt2_weights
+from ..config import GPT2_CONFIGS
+from .base import NotYet, answer_check, as_int, as_ints
+from .code_check import Case, Mistake, check_function
 
-# GPT-2 small (124M): emb_dim 768, so c_attn is Conv1D(768 -> 3 * 768), stored [in, out].
-C_ATTN_SHAPE = (768, 2304)
+GPT2_XL = GPT2_CONFIGS["gpt2-xl (1558M)"]
+_XL_SHAPES = {w.hf_name: w.hf_shape for w in gpt2_weights({**GPT2_XL, "n_layers": 1, "qkv_bias": True})}
+# GPT-2 XL (emb_dim 1600): c_attn is Conv1D(1600 -> 3 * 1600), stored [in, out].
+C_ATTN_SHAPE_XL = _XL_SHAPES["h.0.attn.c_attn.weight"]
+C_FC_SHAPE_XL = _XL_SHAPES["h.0.mlp.c_fc.weight"]
+C_ATTN_SHAPE_SMALL = (768, 2304)
 # GPT-2 small with the output head sharing wte's weights (as OpenAI published it).
 GPT2_SMALL_TIED_PARAMS = 124_439_808
 GPT2_SMALL_UNTIED_PARAMS = 163_037_184
 GPT2_SMALL_TIED_NO_QKV_BIAS = 124_412_160
+GPT2_SMALL_HEAD_PARAMS = 50_257 * 768
 
 
-def check_c_attn_shape(answer):
-    """Exercise: the shape of h.0.attn.c_attn.weight in GPT-2 small."""
-    if no_answer_yet(answer):
-        return Verdict(False)
-    shape = as_ints(answer)
-    if shape is None:
-        return report(False, "", "give the shape as a tuple of ints, e.g. (10, 20)")
-    if shape == C_ATTN_SHAPE:
-        return report(True, "[768, 2304]: 768 inputs (Conv1D keeps [in, out]) and 3 x 768 "
-                      "outputs, query, key and value side by side.", "")
-    if shape == C_ATTN_SHAPE[::-1]:
-        return report(False, "", "that is nn.Linear's [out, in] layout; Hugging Face's Conv1D "
-                      "stores the transpose, [in, out].")
-    if shape in ((768, 768),):
-        return report(False, "", "that is one of W_query, W_key, W_value; c_attn holds all "
-                      "three fused together.")
-    return report(False, "", "GPT-2 small has emb_dim 768; c_attn maps 768 inputs to query, "
-                  "key and value at once.")
+@answer_check(as_ints, "give the shape as a tuple of whole numbers, e.g. (10, 20)")
+def check_c_attn_shape(shape):
+    """Exercise 1: the shape of h.0.attn.c_attn.weight in GPT-2 XL (emb_dim 1600)."""
+    if shape == C_ATTN_SHAPE_XL[::-1]:
+        raise NotYet("that is nn.Linear's [out, in] layout; Hugging Face's Conv1D stores the "
+                     "transpose, [in, out].")
+    if shape == (1600, 1600):
+        raise NotYet("that is one of W_query, W_key, W_value; c_attn holds all three side by side.")
+    if shape == C_ATTN_SHAPE_SMALL:
+        raise NotYet("that is GPT-2 small's (emb_dim 768); GPT-2 XL's emb_dim is 1600.")
+    if shape == C_FC_SHAPE_XL:
+        raise NotYet("that is mlp.c_fc, 4 x emb_dim wide; c_attn holds query, key and value.")
+    if shape != C_ATTN_SHAPE_XL:
+        raise NotYet("GPT-2 XL has emb_dim 1600; c_attn maps 1600 inputs to query, key and "
+                     "value at once, stored [in, out].")
+    return ("[1600, 4800]: 1600 inputs (Conv1D keeps [in, out]) and 3 x 1600 outputs, query, "
+            "key and value side by side.")
 
 
-def _reference_split(w):
-    d = w.shape[0]
-    return tuple(w[:, i * d:(i + 1) * d].t() for i in range(3))
+# ------------------------------------------ your turn: fuse q, k, v into c_attn
 
 
-def check_split_c_attn(fn):
-    """Exercise: fn(c_attn_weight [d, 3d]) -> (W_query, W_key, W_value), each
-    in nn.Linear's [out, in] layout, [d, d]."""
-    if no_answer_yet(fn):
-        return Verdict(False)
-    if not callable(fn):
-        return report(False, "", "pass your function itself (no parentheses)")
-    gen = torch.Generator().manual_seed(0)  # its own generator: the learner's RNG is untouched
-    for d in (4, 6):
-        w = torch.randn(d, 3 * d, generator=gen)
-        want = _reference_split(w)
-        try:
-            got = fn(w.clone())
-        except Exception as exc:  # the learner's code: report, do not crash
-            return report(False, "", f"your function raised {type(exc).__name__}: {exc}")
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            return report(False, "", "return three tensors: (W_query, W_key, W_value)")
-        if not all(isinstance(t, torch.Tensor) for t in got):
-            return report(False, "", "each of the three parts must be a tensor")
-        if any(tuple(t.shape) != (d, d) for t in got):
-            shapes = [list(t.shape) for t in got]
-            return report(False, "", f"for a [{d}, {3 * d}] c_attn weight each part is "
-                          f"[{d}, {d}], got {shapes}; split along the output dimension (dim=1)")
-        if all(torch.equal(g, w_.t()) for g, w_ in zip(got, want)):
-            return report(False, "", "right parts, but still in Conv1D's [in, out] layout: "
-                          "transpose each one (.T) for nn.Linear")
-        if not all(torch.equal(g, w_) for g, w_ in zip(got, want)):
-            return report(False, "", "the parts differ from the query, key and value weights; "
-                          "split the columns in 3 (q first, then k, then v) and transpose each")
-    return report(True, "torch.split(w, d, dim=1) gives q, k, v in [in, out]; .T turns each into "
-                  "nn.Linear's [out, in]. This is what load_gpt2_state_dict does.", "")
+def _c_attn_row(d):
+    table = gpt2_weights({**GPT2_XL, "emb_dim": d, "n_heads": 1, "n_layers": 1, "qkv_bias": True})
+    return next(w for w in table if w.hf_name == "h.0.attn.c_attn.weight")
 
 
-def check_tied_params(answer):
-    """Exercise: the parameter count of GPT-2 small with the output head tied to wte."""
-    if no_answer_yet(answer):
-        return Verdict(False)
-    if isinstance(answer, bool) or not isinstance(answer, int):
-        return report(False, "", "give the count as an int, e.g. 123_456")
-    if answer == GPT2_SMALL_TIED_PARAMS:
-        return report(True, "124,439,808 = 163,037,184 - 50,257 x 768: the \"124M\" in the name "
-                      "counts the output head once, as the token embedding.", "")
-    if answer == GPT2_SMALL_UNTIED_PARAMS:
-        return report(False, "", "that is the course's GPTModel with a separate output head; "
-                      "with tying, out_head.weight is tok_emb.weight and counts once.")
-    if answer == GPT2_SMALL_TIED_NO_QKV_BIAS:
-        return report(False, "", "close: that is without the query/key/value biases; GPT-2 has "
-                      "them (qkv_bias=True), 3 x 768 per block.")
-    if answer == 124_000_000:
-        return report(False, "", "124M is the rounded name; compute the exact count.")
-    return report(False, "", "start from the untied count (model_size(cfg).total_params) and "
-                  "subtract the output head's 50,257 x 768 weights.")
+def _reference_fuse(W_query, W_key, W_value):
+    """The package's way: the table's c_attn row, read backwards."""
+    return course_to_hf(_c_attn_row(W_query.shape[0]), (W_query, W_key, W_value))
+
+
+def _cases():
+    gen = torch.Generator().manual_seed(0)
+    return [Case(tuple(torch.randn(d, d, generator=gen) for _ in range(3)), note=f"d = {d}")
+            for d in (4, 6, 1)]
+
+
+_WRONG_ORDER = ("the parts are in the wrong order: query first (columns 0 to d-1), then key "
+                "(d to 2d-1), then value.")
+_MISTAKES = [
+    Mistake("each part is still in nn.Linear's [out, in] layout: transpose each one "
+            "(Conv1D stores [in, out]), or stack them along dim 0 and transpose the result.",
+            lambda _, q, k, v: torch.cat([q, k, v], dim=1)),
+    Mistake("reshape (or view) regroups the numbers in memory order; it does not transpose. "
+            "Use .T to turn [out, in] into [in, out].",
+            lambda _, q, k, v: torch.cat([q, k, v], dim=0).reshape(q.shape[0], 3 * q.shape[0])),
+    *[Mistake(_WRONG_ORDER, lambda _, *qkv, order=order: torch.cat([qkv[i].T for i in order], dim=1))
+      for order in itertools.permutations(range(3)) if order != (0, 1, 2)],
+    Mistake("every part is the query weight: use W_key and W_value for the second and third.",
+            lambda _, q, k, v: torch.cat([q.T, q.T, q.T], dim=1)),
+]
+
+
+def check_fuse_c_attn(fuse_c_attn):
+    """Your turn: fuse_c_attn(W_query, W_key, W_value) -> c_attn.weight, the
+    three [d, d] nn.Linear weights ([out, in]) as one Conv1D weight [d, 3d]
+    ([in, out]), query first. Tried on random weights for d = 4, 6 and 1.
+    Recognises: no transpose, reshape/view for a transpose, the parts in the
+    wrong order, the query used three times."""
+    theirs = fuse_c_attn
+    if callable(fuse_c_attn) and not inspect.isclass(fuse_c_attn):
+        def theirs(*weights):
+            # copies: their function may change a weight in place; what it prints
+            # (it runs many times) would bury the verdict
+            with contextlib.redirect_stdout(io.StringIO()):
+                return fuse_c_attn(*(w.clone() for w in weights))
+    with torch.random.fork_rng(devices=[]):  # the learner's random numbers stay as they were
+        return check_function(
+            theirs, name="fuse_c_attn", reference=_reference_fuse, cases=_cases(),
+            mistakes=_MISTAKES,
+            success="transpose each [out, in] weight to [in, out] and put them side by side "
+                    "(torch.cat([W_query.T, W_key.T, W_value.T], dim=1)): this is "
+                    "course_to_hf for c_attn, and Hugging Face's Conv1D gives the same "
+                    "query, key and value as the course's three nn.Linear layers.",
+            hint="c_attn.weight[:, :d] must be W_query.T, [:, d:2d] W_key.T, [:, 2d:] W_value.T.")
+
+
+# ------------------------------------------------------- exercise 3: why 124M?
+
+
+@answer_check(as_int, "give the count as a whole number, e.g. 123_456")
+def check_tied_params(count):
+    """Exercise 3: the parameter count of GPT-2 small with the output head tied to wte."""
+    if count == GPT2_SMALL_UNTIED_PARAMS:
+        raise NotYet("that is the course's GPTModel with a separate output head; with tying, "
+                     "out_head.weight is tok_emb.weight and counts once.")
+    if count == GPT2_SMALL_TIED_NO_QKV_BIAS:
+        raise NotYet("close: that is without the query/key/value biases; GPT-2 has them "
+                     "(qkv_bias=True), 3 x 768 per block.")
+    if count == GPT2_SMALL_UNTIED_PARAMS - 2 * GPT2_SMALL_HEAD_PARAMS:
+        raise NotYet("that removes the token embedding too; only the output head's copy goes.")
+    if count == GPT2_SMALL_UNTIED_PARAMS - 50_257:
+        raise NotYet("the output head has 50,257 x 768 weights, not 50,257.")
+    if count == 124_000_000:
+        raise NotYet("124M is the rounded name; compute the exact count.")
+    if count != GPT2_SMALL_TIED_PARAMS:
+        raise NotYet("start from the untied count (163,037,184) and subtract the output "
+                     "head's 50,257 x 768 weights.")
+    return ("124,439,808 = 163,037,184 - 50,257 x 768: the \"124M\" in the name counts the "
+            "output head once, as the token embedding.")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..beyond.nb09_sampling import next_token_distribution
+from ..checks import check_int
 from .base import Explorer, fixed_subplots, int_slider, slider
 
 # The book's chapter 5 example: a hand-made vocabulary and next-token logits
@@ -28,9 +29,10 @@ DROPPED = "#C8C8C8"
 
 def sampling_state(logits, temperature, top_k, top_p, n_draws=10, seed=123):
     """What the explorer shows for one setting: the probabilities (a list),
-    the probabilities after the temperature only (before top-k / top-p), the number of tokens with a non-zero probability, the entropy in nats,
-    and `n_draws` token indices drawn with torch.multinomial (with
-    replacement) from a generator seeded with `seed`."""
+    the probabilities after the temperature only (before top-k / top-p), the
+    number of tokens with a non-zero probability, the entropy in nats, and
+    `n_draws` token indices drawn with torch.multinomial (with replacement)
+    from a generator seeded with `seed`."""
     probs = next_token_distribution(logits, temperature, top_k, top_p)
     kept = int((probs > 0).sum())
     nonzero = probs[probs > 0]
@@ -56,8 +58,8 @@ def sampling_explorer(logits=BOOK_LOGITS, words=BOOK_WORDS, *, n_draws=10, seed=
         raise ValueError(f"use between 2 and 20 words (bars must stay readable), got {n}")
     if not torch.isfinite(logits).all():
         raise ValueError("logits must be finite numbers")
-    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or not 1 <= n_draws <= 50:
-        raise ValueError(f"n_draws must be an int in [1, 50], got {n_draws!r}")
+    check_int("n_draws", n_draws, low=1, high=50)
+    check_int("seed", seed, low=0)
 
     controls = {
         "temperature": slider("temperature", temperature, 0.0, 3.0, 0.05),
@@ -106,10 +108,5 @@ def sampling_explorer(logits=BOOK_LOGITS, words=BOOK_WORDS, *, n_draws=10, seed=
             f"{n_draws} draws, seed {seed}: {drawn}"
         )
 
-    explorer = Explorer("Sampling: temperature, top-k, top-p", controls, setup, update,
-                        figsize=(7.5, 3.4))
-    explorer.words = words
-    explorer.logits = logits
-    explorer.n_draws = n_draws
-    explorer.seed = seed
-    return explorer
+    return Explorer("Sampling: temperature, top-k, top-p", controls, setup, update,
+                    figsize=(7.5, 3.4))

@@ -85,3 +85,7 @@ def test_own_logits_and_bad_arguments():
         sampling_explorer([1.0, float("nan")], ["a", "b"])
     with pytest.raises(ValueError, match="n_draws"):
         sampling_explorer(n_draws=0)
+    with pytest.raises(TypeError, match="n_draws"):
+        sampling_explorer(n_draws=True)
+    with pytest.raises(ValueError, match="seed"):
+        sampling_explorer(seed=-1)
