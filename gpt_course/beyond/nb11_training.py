@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..checks import check_bool, check_gpt_model, check_int, check_token_ids
+
 __all__ = [
     "GPTDatasetV1",
     "SmallVocab",
@@ -82,12 +84,17 @@ class SmallVocab:
 
 
 def _int_list(values, name):
+    """`values` (a list, tuple or integer tensor of ids) as a list of ints;
+    TypeError for anything else (a string, floats, True/False)."""
     if isinstance(values, torch.Tensor):
+        if values.is_floating_point() or values.is_complex() or values.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integer token ids, got a tensor of {values.dtype}")
         values = values.flatten().tolist()
     if not isinstance(values, (list, tuple)) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in values
     ):
-        raise ValueError(f"{name} must be a list (or tensor) of int token ids")
+        raise TypeError(f"{name} must be a list (or tensor) of int token ids, "
+                        f"got {type(values).__name__}")
     return list(values)
 
 
@@ -98,8 +105,8 @@ class GPTDatasetV1(Dataset):
 
     def __init__(self, token_ids, max_length, stride):
         token_ids = _int_list(token_ids, "token_ids")
-        _positive_int(max_length, "max_length")
-        _positive_int(stride, "stride")
+        check_int("max_length", max_length, low=1)
+        check_int("stride", stride, low=1)
         if len(token_ids) < max_length + 1:
             raise ValueError(
                 f"{len(token_ids)} token ids give no window of max_length={max_length} "
@@ -122,7 +129,10 @@ def create_dataloader(token_ids, batch_size=8, max_length=64, stride=64,
     """A DataLoader of (input, target) batches, [batch_size, max_length]
     each. Shuffling uses its own generator seeded with `seed`, so the order
     of the batches is the same on every run."""
-    _positive_int(batch_size, "batch_size")
+    check_int("batch_size", batch_size, low=1)
+    check_bool("shuffle", shuffle)
+    check_bool("drop_last", drop_last)
+    check_int("seed", seed, low=0, high=2**64 - 1, why=" (a torch seed is a 64-bit unsigned int)")
     dataset = GPTDatasetV1(token_ids, max_length, stride)
     if drop_last and len(dataset) < batch_size:
         raise ValueError(
@@ -137,28 +147,53 @@ def create_dataloader(token_ids, batch_size=8, max_length=64, stride=64,
 def calc_loss_batch(input_batch, target_batch, model):
     """Mean cross-entropy of the model's next-token predictions for one
     batch: every position's logits against the token that really follows."""
+    _check_batch(input_batch, target_batch, model)
     logits = model(input_batch)                    # [batch, n_tokens, vocab]
     return torch.nn.functional.cross_entropy(
         logits.flatten(0, 1), target_batch.flatten()  # [batch * n_tokens, vocab] vs [batch * n_tokens]
     )
 
 
+def _check_batch(input_batch, target_batch, model):
+    """The targets are token ids of the inputs' shape (the same windows,
+    shifted by one): checked here, so a swapped argument or a target of the
+    wrong shape is named instead of failing inside cross_entropy."""
+    cfg = check_gpt_model(model)
+    check_token_ids(input_batch, cfg, name="input_batch")
+    check_token_ids(target_batch, cfg, name="target_batch")
+    if target_batch.dtype != torch.long:  # cross_entropy takes class indices as int64 only
+        raise TypeError(f"target_batch must have dtype torch.long, got {target_batch.dtype}; "
+                        f"use target_batch.long()")
+    if target_batch.shape != input_batch.shape:
+        raise ValueError(
+            f"target_batch has shape {list(target_batch.shape)}, input_batch "
+            f"{list(input_batch.shape)}: each target is its input window shifted by one token, "
+            f"so the shapes must be equal"
+        )
+
+
 def calc_loss_loader(data_loader, model, num_batches=None):
     """Mean loss over the first `num_batches` batches (all by default), in
     eval mode and without gradients; the model's mode is restored."""
+    check_gpt_model(model)
+    if num_batches is not None:
+        check_int("num_batches", num_batches, low=1, why=" (how many batches to average)")
     if len(data_loader) == 0:
         raise ValueError("the data loader has no batches")
     n = len(data_loader) if num_batches is None else min(num_batches, len(data_loader))
     was_training = model.training
     model.eval()
-    total = 0.0
-    with torch.no_grad():
-        for i, (input_batch, target_batch) in enumerate(data_loader):
-            if i >= n:
-                break
-            total += calc_loss_batch(input_batch, target_batch, model).item()
-    model.train(was_training)
-    return total / n
+    total, seen = 0.0, 0
+    try:
+        with torch.no_grad():
+            for input_batch, target_batch in data_loader:
+                if seen == n:
+                    break
+                total += calc_loss_batch(input_batch, target_batch, model).item()
+                seen += 1
+    finally:
+        model.train(was_training)
+    return total / seen  # seen >= 1: the loader has batches
 
 
 @dataclass
@@ -177,17 +212,29 @@ def train_model_simple(model, train_loader, optimizer, num_epochs,
     step the optimizer. `on_epoch_end(epoch, model)`, if given, is called after
     each epoch (e.g. to see what the model writes by then). Returns a
     `TrainingHistory`."""
-    _positive_int(num_epochs, "num_epochs")
-    _positive_int(eval_freq, "eval_freq")
+    check_gpt_model(model)
+    check_int("num_epochs", num_epochs, low=1)
+    check_int("eval_freq", eval_freq, low=1, why=" (evaluate every eval_freq steps)")
     if on_epoch_end is not None and not callable(on_epoch_end):
-        raise ValueError(f"on_epoch_end must be a function (epoch, model), got {on_epoch_end!r}")
+        raise TypeError(f"on_epoch_end must be a function (epoch, model), got {on_epoch_end!r}")
     if not isinstance(optimizer, torch.optim.Optimizer):
-        raise ValueError(
+        raise TypeError(
             f"optimizer must be a torch.optim optimizer, e.g. torch.optim.AdamW("
             f"model.parameters(), lr=1e-3), got {type(optimizer).__name__}"
         )
+    # An optimizer built for another model steps that model's weights: training
+    # would run, the loss would not fall, and nothing would say why.
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if not any(id(p) in held for p in model.parameters()):
+        raise ValueError(
+            "optimizer holds none of the model's parameters (was it built for another "
+            "model?): build it with torch.optim.AdamW(model.parameters(), ...)"
+        )
     if len(train_loader) == 0:
         raise ValueError("the training loader has no batches")
+    # checked now, not after eval_freq steps of training
+    if val_loader is not None and len(val_loader) == 0:
+        raise ValueError("the validation loader has no batches")
     history = TrainingHistory()
     step = 0
     for epoch in range(1, num_epochs + 1):
@@ -208,8 +255,3 @@ def train_model_simple(model, train_loader, optimizer, num_epochs,
                 on_epoch_end(epoch, model)
     model.eval()
     return history
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")

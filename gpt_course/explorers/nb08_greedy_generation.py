@@ -10,6 +10,7 @@ labels.
 import numpy as np
 import torch
 
+from ..checks import check_gpt_model, check_int
 from ..tokenizer import get_tokenizer, text_to_token_ids
 from .base import Explorer, int_slider
 
@@ -48,25 +49,27 @@ def generation_steps(model, token_ids, max_new_tokens, top_k=10):
 def generation_explorer(model, prompt, max_new_tokens=6, top_k=10):
     """A step slider over greedy generation from `prompt` with `model` (a
     GPTModel; run in eval mode, as generation should be), showing the top-k
-    next-token probabilities as labelled bars."""
-    if (isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int)
-            or max_new_tokens < 1):
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-    vocab_size = model.cfg["vocab_size"]
-    max_k = min(vocab_size, 30)  # more bars than that would not be readable
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= max_k:
-        raise ValueError(f"top_k must be an int in [1, {max_k}], got {top_k!r}")
+    next-token probabilities as labelled bars, and the text so far in the
+    readout. It opens at the last step, where the whole generated text shows."""
+    cfg = check_gpt_model(model)
+    check_int("max_new_tokens", max_new_tokens, low=1)
+    vocab_size = cfg["vocab_size"]
+    # more bars than 30 would not be readable
+    check_int("top_k", top_k, low=1, high=min(vocab_size, 30))
     tokenizer = get_tokenizer()
     prompt_ids = text_to_token_ids(prompt, tokenizer)
     steps = generation_steps(model, prompt_ids, max_new_tokens, top_k)
     uniform = 1.0 / vocab_size
     x_max = 1.25 * max(max(step["top_p"]) for step in steps)
-    context_size = model.cfg["context_length"]
+    context_size = cfg["context_length"]
 
     def show(token_id):
         return repr(tokenizer.decode([token_id]))
 
-    controls = {"step": int_slider("step", 1, 1, max_new_tokens)}
+    # Opens at the last step, where the readout holds the whole text (step 1
+    # shows only the prompt): the static view (GitHub, a notebook not yet run)
+    # shows this setting.
+    controls = {"step": int_slider("step", max_new_tokens, 1, max_new_tokens)}
 
     def setup(fig):
         ax = fig.add_subplot()

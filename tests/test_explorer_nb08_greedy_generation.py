@@ -57,10 +57,34 @@ def test_step_slider_moves_bars_and_labels(explorer):
     assert explorer.png() != png
 
 
-def test_bad_arguments(model):
-    with pytest.raises(ValueError, match="max_new_tokens"):
-        generation_explorer(model, PROMPT, max_new_tokens=0)
-    with pytest.raises(ValueError, match="top_k"):
-        generation_explorer(model, PROMPT, top_k=0)
+def test_opens_at_the_last_step_with_the_whole_text(model):
+    """Step 1 shows only the prompt; the static view (GitHub, a notebook not
+    yet run) shows the default setting, so it opens where the whole text is."""
+    fresh = generation_explorer(model, PROMPT, max_new_tokens=7, top_k=5)
+    assert fresh.values == {"step": 7}
+    whole = get_tokenizer().decode(fresh.token_ids[:-1])
+    last = get_tokenizer().decode(fresh.token_ids[-1:])
+    assert f"text so far: {whole!r} + {last!r}" in fresh.readout_text
+    bundle = fresh._repr_mimebundle_()
+    assert "shown at step=7" in bundle["text/plain"]
+    assert f"text so far: {whole!r} + {last!r}" in bundle["text/plain"]
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(max_new_tokens=0), ValueError, "max_new_tokens"),
+    (dict(max_new_tokens=2.0), TypeError, "max_new_tokens"),
+    (dict(max_new_tokens=True), TypeError, "max_new_tokens"),
+    (dict(top_k=0), ValueError, "top_k"),
+    (dict(top_k=31), ValueError, "top_k"),
+    (dict(top_k="5"), TypeError, "top_k"),
+])
+def test_bad_arguments(model, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        generation_explorer(model, PROMPT, **kwargs)
+
+
+def test_bad_model_and_prompt(model):
     with pytest.raises(ValueError, match="empty"):
         generation_explorer(model, "")
+    with pytest.raises(TypeError, match="GPTModel"):
+        generation_explorer(torch.nn.Linear(2, 2), PROMPT)
