@@ -30,7 +30,17 @@ from .book.nb08_generation import generate_text_simple
 from .source import show_source
 # Beyond the book: fast generation, sampling, real GPT-2 weights.
 from .beyond.nb09_kv_cache import GPTModelWithCache, MultiHeadAttentionWithCache, generate_text_cached
-from .beyond.nb09_fast_kv_cache import KVCache, forward_with_cache
+from .beyond.nb09_fast_kv_cache import (
+    BlockWeights,
+    KVCache,
+    ModelWeights,
+    check_cacheable,
+    fast_feed_forward,
+    fast_gelu,
+    fast_layer_norm,
+    forward_with_cache,
+    pack_weights,
+)
 from .beyond.nb09_sampling import generate, next_token_distribution
 from .beyond.nb10_gpt2_weights import (
     GPT2Weight,
@@ -69,7 +79,9 @@ __all__ = [
     "ModelSize", "count_parameters", "model_size",
     "generate_text_simple", "show_source",
     "MultiHeadAttentionWithCache", "GPTModelWithCache", "generate_text_cached",
-    "KVCache", "forward_with_cache", "generate", "next_token_distribution",
+    "BlockWeights", "KVCache", "ModelWeights", "check_cacheable", "fast_feed_forward",
+    "fast_gelu", "fast_layer_norm", "forward_with_cache", "pack_weights",
+    "generate", "next_token_distribution",
     "GPT2Weight", "check_gpt2_state_dict", "config_from_hf", "course_to_hf",
     "course_to_hf_state_dict", "gpt2_weights", "hf_to_course", "load_gpt2_safetensors",
     "load_gpt2_state_dict", "read_hf_config", "read_torch_state_dict", "read_weights_file",

@@ -9,6 +9,7 @@ network needed. Only if neither source works do we fall back to downloading.
 
 import hashlib
 import importlib.util
+import numbers
 import os
 import shutil
 import tempfile
@@ -104,21 +105,70 @@ def get_tokenizer():
     return _tokenizer
 
 
+def _check_tokenizer(tokenizer):
+    if tokenizer is None:
+        return get_tokenizer()
+    if not all(hasattr(tokenizer, name) for name in ("encode", "decode", "n_vocab")):
+        raise TypeError(
+            f"tokenizer must be a tiktoken encoding such as get_tokenizer(), got "
+            f"{type(tokenizer).__name__}"
+        )
+    return tokenizer
+
+
+def _leaves(items):
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            yield from _leaves(item)
+        else:
+            yield item
+
+
+def _is_whole(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def text_to_token_ids(text, tokenizer=None):
     """Encode `text` into a [1, n_tokens] tensor of token ids (a batch of one)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     if text == "":
         raise ValueError("text is empty: give at least one character to encode")
-    tokenizer = tokenizer or get_tokenizer()
+    tokenizer = _check_tokenizer(tokenizer)
     ids = tokenizer.encode(text, allowed_special={"<|endoftext|>"})
     return torch.tensor(ids, dtype=torch.long).unsqueeze(0)
 
 
 def token_ids_to_text(token_ids, tokenizer=None):
-    """Decode a [1, n_tokens] (or [n_tokens]) tensor or list of ids into text."""
-    tokenizer = tokenizer or get_tokenizer()
-    ids = torch.as_tensor(token_ids)
+    """Decode a [1, n_tokens] (or [n_tokens]) tensor or list of ids into text.
+    No ids (``[]``) decode to ``""``."""
+    tokenizer = _check_tokenizer(tokenizer)
+    if isinstance(token_ids, (str, bytes)):
+        raise TypeError(
+            f"token_ids must be a list or tensor of token ids, got a "
+            f"{type(token_ids).__name__}; to encode text use text_to_token_ids(text)"
+        )
+    if isinstance(token_ids, torch.Tensor):
+        ids = token_ids.detach()
+    elif isinstance(token_ids, (list, tuple)) or hasattr(token_ids, "__array__"):
+        try:
+            ids = torch.as_tensor(token_ids)
+        except (TypeError, ValueError, RuntimeError) as err:
+            # what torch could not read: something not a whole number (wrong
+            # kind), or whole numbers in ragged rows or beyond int64 (wrong value)
+            odd = [v for v in _leaves(token_ids) if not _is_whole(v)]
+            error = TypeError if odd else ValueError
+            what = f"{odd[0]!r} ({type(odd[0]).__name__})" if odd else str(err)
+            raise error(
+                f"token_ids must be a list of whole numbers in [0, {tokenizer.n_vocab}) "
+                f"(or [[...]] for a batch of one): {what}"
+            ) from None
+    else:
+        raise TypeError(
+            f"token_ids must be a list or tensor of token ids, got {type(token_ids).__name__}"
+        )
+    if ids.numel() == 0 and ids.dim() in (1, 2) and (ids.dim() == 1 or ids.shape[0] <= 1):
+        return ""  # nothing to decode ([] is a float tensor to torch: no dtype to check)
     if ids.dim() == 2:
         if ids.shape[0] != 1:
             raise ValueError(
@@ -127,11 +177,14 @@ def token_ids_to_text(token_ids, tokenizer=None):
         ids = ids[0]
     if ids.dim() != 1:
         raise ValueError(f"token_ids must be 1-D or [1, n], got shape {list(ids.shape)}")
-    if ids.is_floating_point() or ids.dtype == torch.bool:
-        raise TypeError(f"token ids must be integers, got dtype {ids.dtype}")
-    if ids.numel() and (ids.min() < 0 or ids.max() >= tokenizer.n_vocab):
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(f"token ids must be integers (whole numbers), got dtype {ids.dtype}")
+    # Compare in int64: in a small dtype (int16, uint8) the bound 50257 itself
+    # would wrap around and every id would look out of range.
+    ids = ids.long()
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= tokenizer.n_vocab:
         raise ValueError(
-            f"token ids must be in [0, {tokenizer.n_vocab}), got min {int(ids.min())} "
-            f"and max {int(ids.max())}"
+            f"token ids must be in [0, {tokenizer.n_vocab}), got min {low} and max {high}"
         )
     return tokenizer.decode(ids.tolist())

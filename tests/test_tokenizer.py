@@ -3,9 +3,11 @@
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tiktoken
 import tiktoken.load
+import torch
 
 import gpt_course.tokenizer as tok
 from gpt_course import text_to_token_ids, token_ids_to_text
@@ -69,3 +71,72 @@ def test_round_trip():
 def test_text_must_be_a_string():
     with pytest.raises(TypeError, match="str"):
         text_to_token_ids(123)
+
+
+# ------------------------------------------------ token_ids_to_text, all kinds of ids
+
+
+@pytest.mark.parametrize("empty", [[], (), [[]], torch.tensor([]), torch.zeros(0, dtype=torch.long),
+                                   torch.zeros(1, 0, dtype=torch.int16),
+                                   torch.zeros(0, dtype=torch.uint8)])
+def test_no_ids_decode_to_empty_text(empty):
+    assert token_ids_to_text(empty) == ""
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.uint16])
+def test_small_integer_dtypes_do_not_wrap_around(dtype):
+    """50257 does not fit in int16: the range check must not wrap it around."""
+    ids = torch.tensor([6109, 3626, 6100, 345], dtype=dtype)
+    assert token_ids_to_text(ids) == "Every effort moves you"
+    assert token_ids_to_text(ids.unsqueeze(0)) == "Every effort moves you"
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8])
+def test_byte_sized_ids(dtype):
+    ids = torch.tensor([39, 72, 0], dtype=dtype)  # GPT-2's single-byte tokens
+    assert token_ids_to_text(ids) == "Hi!"
+    assert token_ids_to_text(np.array([39, 72, 0], dtype=np.uint8)) == "Hi!"
+
+
+@pytest.mark.parametrize("ids", [[50257], [0, 60000], [-1], torch.tensor([-1], dtype=torch.int8),
+                                 torch.tensor([-3], dtype=torch.int16), [2**70], [[1, 2], [3]]])
+def test_ids_out_of_range_or_ragged(ids):
+    with pytest.raises(ValueError, match="token"):
+        token_ids_to_text(ids)
+
+
+@pytest.mark.parametrize("ids", ["Hello", b"Hello", "", None, 3, 15496, 3.5, {1, 2}, {"ids": [1]},
+                                 [1.5], [True, False], ["a"], [1, "x"], [[1, None]],
+                                 torch.tensor([1.0, 2.0]), torch.tensor([True]),
+                                 torch.tensor([1 + 2j])])
+def test_not_ids_is_a_type_error(ids):
+    with pytest.raises(TypeError, match="token"):
+        token_ids_to_text(ids)
+
+
+def test_text_is_pointed_to_the_encoder():
+    with pytest.raises(TypeError, match="text_to_token_ids"):
+        token_ids_to_text("Hello")
+
+
+@pytest.mark.parametrize("ids", [torch.tensor([[1, 2], [3, 4]]), torch.zeros(1, 1, 2, dtype=torch.long),
+                                 torch.tensor(5), [[1], [2]]])
+def test_wrong_shape(ids):
+    with pytest.raises(ValueError, match="token_ids"):
+        token_ids_to_text(ids)
+
+
+@pytest.mark.parametrize("tokenizer", ["gpt2", 3, object()])
+def test_not_a_tokenizer(tokenizer):
+    with pytest.raises(TypeError, match="tokenizer"):
+        token_ids_to_text([1, 2], tokenizer)
+    with pytest.raises(TypeError, match="tokenizer"):
+        text_to_token_ids("Hi", tokenizer)
+
+
+def test_round_trip_of_generated_ids(tokenizer):
+    text = "Every effort moves you, and every day holds a chance."
+    ids = text_to_token_ids(text, tokenizer)
+    assert token_ids_to_text(ids, tokenizer) == text
+    assert token_ids_to_text(ids[0].tolist(), tokenizer) == text
+    assert token_ids_to_text(ids.int(), tokenizer) == text

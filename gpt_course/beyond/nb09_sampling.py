@@ -16,55 +16,67 @@ With temperature > 0 it draws the next token at random from
 Pass `seed` (or your own torch.Generator) to make a draw reproducible.
 """
 
-import math
-from numbers import Real
+import sys
 
 import torch
 
-from ..checks import check_token_ids
-from .nb09_fast_kv_cache import KVCache, _check_eval, _check_model, _forward, _plan
+from ..checks import check_bool, check_gpt_model, check_int, check_real, check_token_ids
+from .nb09_fast_kv_cache import KVCache, check_cacheable
 
 __all__ = ["generate", "next_token_distribution"]
 
+# torch.Generator.manual_seed takes any unsigned 64-bit integer.
+_MAX_SEED = 2**64 - 1
+# More new tokens than this: the cache re-lays the widest matrices out input-major.
+_INPUT_MAJOR_FROM = 16
+
 
 def _check_sampling_args(temperature, top_k, top_p):
-    if isinstance(temperature, bool) or not isinstance(temperature, Real):
-        raise TypeError(f"temperature must be a number >= 0, got {temperature!r}")
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(
-            f"temperature must be >= 0 (0 means greedy), got {temperature!r}"
-        )
+    temperature = check_real("temperature", temperature, low=0, why=" (0 means greedy)")
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, int):
-            raise TypeError(f"top_k must be None or an int >= 1, got {top_k!r}")
-        if top_k < 1:
-            raise ValueError(f"top_k must be None or an int >= 1, got {top_k!r}")
+        check_int("top_k", top_k, low=1, why=" (or None: no limit)")
     if top_p is not None:
-        if isinstance(top_p, bool) or not isinstance(top_p, Real):
-            raise TypeError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1] (1 keeps everything), got {top_p!r}")
+        top_p = check_real("top_p", top_p, low=0, low_open=True, high=1,
+                           why=" (1 or None keeps everything)")
+    return temperature, top_k, top_p
 
 
 def next_token_distribution(logits, temperature=1.0, top_k=None, top_p=None):
     """The probabilities ``generate`` samples the next token from.
 
-    `logits`: [..., vocab_size] scores of the next token. Returns a tensor of
-    the same shape summing to 1 over the last dimension. temperature 0 gives
-    all the probability to the highest logit (greedy); top_k keeps the k most
-    likely tokens (exactly k non-zeros); top_p keeps the smallest set of most
-    likely tokens whose probability reaches top_p.
+    `logits`: [..., vocab_size] scores of the next token (-inf masks a
+    token out). Returns a tensor of the same shape summing to 1 over the last
+    dimension. temperature 0 gives all the probability to the highest logit
+    (greedy), and so does the limit of a tiny temperature (shared between
+    tied highest logits); top_k keeps the k most likely tokens (exactly k
+    non-zeros); top_p keeps the smallest set of most likely tokens whose
+    probability reaches top_p (the most likely token always stays, so a tiny
+    top_p is the top token alone).
     """
-    _check_sampling_args(temperature, top_k, top_p)
+    temperature, top_k, top_p = _check_sampling_args(temperature, top_k, top_p)
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise TypeError("logits must be a floating point tensor [..., vocab_size]")
+        raise TypeError(
+            f"logits must be a floating point tensor [..., vocab_size], got "
+            f"{logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__}"
+        )
     if logits.dim() == 0 or logits.shape[-1] == 0:
         raise ValueError(f"logits must have shape [..., vocab_size], got {list(logits.shape)}")
     logits = logits.detach()
+    highest = logits.amax(dim=-1, keepdim=True)  # NaN if a row holds a NaN
+    if not bool(torch.isfinite(highest).all()):
+        raise ValueError(
+            "logits must be finite numbers, with at least one above -inf per row "
+            "(-inf masks a token out); got NaN, +inf, or a row that is all -inf"
+        )
     if temperature == 0:
         index = logits.argmax(dim=-1, keepdim=True)
         return torch.zeros_like(logits).scatter_(-1, index, 1.0)
-    logits = logits / temperature
+    # Shift so the highest logit is exactly 0 before dividing: a tiny
+    # temperature then sends every other logit to -inf, never the top one to
+    # inf or NaN (0 / a temperature that rounds to 0 in float32 would be NaN),
+    # and the distribution tends to the greedy one, as it should.
+    shifted = logits - highest
+    logits = (shifted / temperature).masked_fill(shifted == 0, 0.0)
     if top_k is not None and top_k < logits.shape[-1]:
         top = torch.topk(logits, top_k, dim=-1)
         # scatter the k kept values into -inf: exactly k survive, even with ties
@@ -72,20 +84,18 @@ def next_token_distribution(logits, temperature=1.0, top_k=None, top_p=None):
     probs = torch.softmax(logits, dim=-1)
     if top_p is not None and top_p < 1.0:
         sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
-        mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
-        # keep a token while the more likely ones have not yet reached top_p
-        # (the most likely token is always kept)
-        sorted_probs = sorted_probs.masked_fill(mass_before >= top_p, 0.0)
+        # the mass of the more likely tokens before each one (0 for the first)
+        mass_before = torch.cumsum(sorted_probs, dim=-1).roll(1, dims=-1)
+        mass_before[..., 0] = 0.0
+        # drop a token once the more likely ones have reached top_p; the most
+        # likely token always stays (a top_p below float32's smallest number
+        # rounds to 0, and 0 >= 0 would drop it too)
+        drop = mass_before >= top_p
+        drop[..., 0] = False
+        sorted_probs = sorted_probs.masked_fill(drop, 0.0)
         probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
         probs = probs / probs.sum(dim=-1, keepdim=True)
     return probs
-
-
-def _check_int(name, value, low, what):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int {what}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an int {what}, got {value!r}")
 
 
 def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=None,
@@ -100,45 +110,33 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
     eos_id: a row stops when it emits this token (it is kept); in a batch,
     finished rows are padded with eos_id, and generation ends early once every
     row has finished.
-    use_cache=True runs each new token alone through the model with a KVCache
-    (needs model.eval(), and prompt + max_new_tokens <= context_length);
-    use_cache=False is the book's loop (whole context every step, cropped to
-    the last context_length tokens).
+    Like the book's loop, the model reads at most the last context_length
+    tokens: a longer prompt is cropped, and generation goes on past the
+    context. use_cache=True (needs model.eval()) runs each new token alone
+    through the model with a KVCache while the context has room; past it,
+    every token needs the whole shifted window again (its positions change),
+    so the model reads the window, as in the book. use_cache=False is the
+    book's loop from the start.
     """
-    cfg = _check_model(model, for_cache=use_cache is True)
-    try:
-        check_token_ids(idx, cfg)
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"idx (the prompt): {err}") from None
-    _check_int("max_new_tokens", max_new_tokens, 0, ">= 0")
-    _check_sampling_args(temperature, top_k, top_p)
+    use_cache = check_bool("use_cache", use_cache)
+    cfg = check_cacheable(model) if use_cache else check_gpt_model(model)
+    context_length = cfg["context_length"]
+    # a prompt may be longer than the context: only its last tokens are read
+    check_token_ids(idx, {**cfg, "context_length": sys.maxsize}, name="idx (the prompt)")
+    check_int("max_new_tokens", max_new_tokens, low=0)
+    temperature, top_k, top_p = _check_sampling_args(temperature, top_k, top_p)
     if eos_id is not None:
-        _check_int("eos_id", eos_id, 0, f"in [0, {cfg['vocab_size']})")
-        if eos_id >= cfg["vocab_size"]:
-            raise ValueError(f"eos_id must be an int in [0, {cfg['vocab_size']}), got {eos_id}")
+        check_int("eos_id", eos_id, low=0, high=cfg["vocab_size"] - 1,
+                  why=" (a token id: below vocab_size)")
     if generator is not None and seed is not None:
         raise ValueError("give seed or generator, not both")
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     if seed is not None:
-        _check_int("seed", seed, 0, ">= 0")
+        check_int("seed", seed, low=0, high=_MAX_SEED, why=" (a 64-bit seed)")
         generator = torch.Generator(device=idx.device).manual_seed(seed)
-    if not isinstance(use_cache, bool):
-        raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
-    batch, n_prompt = idx.shape
-    context_length = cfg["context_length"]
-    if use_cache:
-        if n_prompt + max_new_tokens > context_length:
-            raise ValueError(
-                f"prompt length {n_prompt} + max_new_tokens {max_new_tokens} = "
-                f"{n_prompt + max_new_tokens} exceeds context_length {context_length}: "
-                f"the KV cache cannot go beyond the model's positions. Lower "
-                f"max_new_tokens to {max(context_length - n_prompt, 0)}, shorten the "
-                f"prompt, or pass use_cache=False (slower; crops the context to the "
-                f"last {context_length} tokens for every new token)"
-            )
-        _check_eval(model)
 
+    batch, n_prompt = idx.shape
     out = torch.empty((batch, n_prompt + max_new_tokens), dtype=idx.dtype, device=idx.device)
     out[:, :n_prompt] = idx
     if max_new_tokens == 0:
@@ -146,13 +144,16 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
     greedy = temperature == 0
     finished = None if eos_id is None else torch.zeros(batch, dtype=torch.bool, device=idx.device)
     length = n_prompt
-    cache = None
     if use_cache:
-        cache = KVCache(model, batch_size=batch, max_length=n_prompt + max_new_tokens - 1)
+        # room for every position the cache can serve: the last new token is
+        # never run, and beyond the context the window shifts
+        n_cached = min(n_prompt + max_new_tokens - 1, context_length)
+        # The input-major copies (see KVCache) take about as long to make as
+        # they save in 10 single-token steps (GPT-2 124M, CPU): longer runs only.
+        cache = KVCache(model, batch_size=batch, max_length=max(n_cached, 1),
+                        input_major=max_new_tokens > _INPUT_MAJOR_FROM)
+        logits = cache.prefill(out[:, max(0, length - context_length):length])
     with torch.inference_mode():
-        if use_cache:
-            plan = _plan(model, cache)  # weights cannot change during this call
-            logits = _forward(plan, idx, cache, False)
         for step in range(max_new_tokens):
             if not use_cache:
                 logits = model(out[:, max(0, length - context_length):length])
@@ -171,5 +172,8 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
                 if bool(finished.all()):
                     break
             if use_cache and step + 1 < max_new_tokens:
-                logits = _forward(plan, out[:, length - 1:length], cache, False)
+                if length <= context_length:  # the new token's position is free
+                    logits = cache.step(out[:, length - 1:length])
+                else:  # the window shifted: positions changed, cached keys with them
+                    logits = model(out[:, length - context_length:length])
     return out[:, :length].contiguous()
