@@ -67,9 +67,10 @@ def check_bool(name, value):
 _ID_DTYPES = (torch.long, torch.int)
 
 
-def check_token_ids(in_idx, cfg, name="token ids"):
+def check_token_ids(in_idx, cfg, name="token ids", *, any_length=False):
     """Raise a clear error unless `in_idx` is a [batch, seq_len] tensor of
-    int64 (or int32) ids in [0, vocab_size), no longer than context_length.
+    int64 (or int32) ids in [0, vocab_size), no longer than context_length
+    (any length with ``any_length=True``: a prompt a generation loop crops).
     Called where ids enter a model."""
     if not isinstance(in_idx, torch.Tensor):
         raise TypeError(
@@ -94,7 +95,7 @@ def check_token_ids(in_idx, cfg, name="token ids"):
         raise ValueError(
             f"{name} are empty (shape {list(in_idx.shape)}): give at least one token"
         )
-    if seq_len > cfg["context_length"]:
+    if not any_length and seq_len > cfg["context_length"]:
         raise ValueError(
             f"{name}: sequence length {seq_len} exceeds context_length "
             f"{cfg['context_length']}; keep the last tokens with "

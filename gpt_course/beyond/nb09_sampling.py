@@ -16,7 +16,6 @@ With temperature > 0 it draws the next token at random from
 Pass `seed` (or your own torch.Generator) to make a draw reproducible.
 """
 
-import sys
 
 import torch
 
@@ -122,7 +121,7 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
     cfg = check_cacheable(model) if use_cache else check_gpt_model(model)
     context_length = cfg["context_length"]
     # a prompt may be longer than the context: only its last tokens are read
-    check_token_ids(idx, {**cfg, "context_length": sys.maxsize}, name="idx (the prompt)")
+    check_token_ids(idx, cfg, name="idx (the prompt)", any_length=True)
     check_int("max_new_tokens", max_new_tokens, low=0)
     temperature, top_k, top_p = _check_sampling_args(temperature, top_k, top_p)
     if eos_id is not None:
