@@ -156,7 +156,8 @@ def save(fig, name, png_dir=None):
 
 # --------------------------------------------------------------------------- figures
 def gpt_architecture():
-    W, H = 14.2, 15.6
+    up = 1.25  # what the block's two shortcut-dropout boxes push upwards
+    W, H = 14.2, 15.6 + up
     fig, ax = canvas(W, H, scale=0.62)
     cx = 5.9
     ax.text(W / 2, H - 0.45, "The GPT model (GPT-2 small, 124M): data flows bottom to top",
@@ -199,7 +200,7 @@ def gpt_architecture():
     shape_label((y_add + y_drop) / 2 - 0.05, "[batch, seq_len, 768]")
 
     # transformer block (drawn as a stack of 12)
-    b_lo, b_hi = 5.95, 11.0
+    b_lo, b_hi = 5.95, 11.0 + up
     bw = 6.0
     for k in (2, 1):
         d = 0.14 * k
@@ -219,27 +220,31 @@ def gpt_architecture():
             va="center", fontsize=9, color=MUTED)
 
     y_in = b_lo + 0.32
-    y_ln1, y_att, y_p1 = 6.75, 7.55, 8.25
-    y_ln2, y_ff, y_p2 = 8.85, 9.6, 10.3
+    y_ln1, y_att, y_d1, y_p1 = 6.75, 7.55, 8.28, 8.85
+    y_ln2, y_ff, y_d2, y_p2 = 9.5, 10.3, 11.03, 11.6
     sw = 4.3
     box(ax, cx, y_ln1, 2.6, 0.5, "LayerNorm 1", kind="norm", fontsize=10)
     tag(ax, cx + 1.55, y_ln1, 2, r=0.19, fontsize=7.5)
     box(ax, cx, y_att, sw, 0.62, ["Masked multi-head attention",
-                                  ("12 heads + dropout", {"fontsize": 8.5})],
+                                  ("12 heads, causal mask", {"fontsize": 8.5})],
         kind="attn", fontsize=10, ls=0.24)
     tag(ax, cx + sw / 2 + 0.3, y_att, 6, r=0.19, fontsize=7.5)
+    # The shortcut dropout (drop_shortcut): on each sub-layer's output, before the +.
+    box(ax, cx, y_d1, 2.0, 0.36, "Dropout", kind="drop", fontsize=9)
     plus(ax, cx, y_p1, r=0.17)
     box(ax, cx, y_ln2, 2.6, 0.5, "LayerNorm 2", kind="norm", fontsize=10)
     tag(ax, cx + 1.55, y_ln2, 2, r=0.19, fontsize=7.5)
     box(ax, cx, y_ff, sw, 0.62, ["Feed forward 768\u21923072\u2192768",
-                                 ("GELU inside + dropout", {"fontsize": 8.5})],
+                                 ("GELU inside", {"fontsize": 8.5})],
         kind="ff", fontsize=10, ls=0.24)
     tag(ax, cx + sw / 2 + 0.3, y_ff + 0.12, 4, r=0.19, fontsize=7.5)
     tag(ax, cx + sw / 2 + 0.3 + 0.42, y_ff + 0.12, 3, r=0.19, fontsize=7.5)
+    box(ax, cx, y_d2, 2.0, 0.36, "Dropout", kind="drop", fontsize=9)
     plus(ax, cx, y_p2, r=0.17)
-    for a, b in [(y_in, y_ln1 - 0.25), (y_ln1 + 0.25, y_att - 0.31), (y_att + 0.31, y_p1 - 0.17),
-                 (y_p1 + 0.17, y_ln2 - 0.25), (y_ln2 + 0.25, y_ff - 0.31),
-                 (y_ff + 0.31, y_p2 - 0.17)]:
+    for a, b in [(y_in, y_ln1 - 0.25), (y_ln1 + 0.25, y_att - 0.31), (y_att + 0.31, y_d1 - 0.18),
+                 (y_d1 + 0.18, y_p1 - 0.17), (y_p1 + 0.17, y_ln2 - 0.25),
+                 (y_ln2 + 0.25, y_ff - 0.31), (y_ff + 0.31, y_d2 - 0.18),
+                 (y_d2 + 0.18, y_p2 - 0.17)]:
         arrow(ax, (cx, a), (cx, b), lw=1.2, ms=10)
     # shortcuts inside the block
     xs = cx - bw / 2 + 0.45
@@ -254,19 +259,19 @@ def gpt_architecture():
     tag(ax, cx + 0.45, y_p1, 5, r=0.19, fontsize=7.5)
     tag(ax, cx + 0.45, y_p2, 5, r=0.19, fontsize=7.5)
 
-    y_fn = 11.85
+    y_fn = 11.85 + up
     arrow(ax, (cx, y_p2 + 0.17), (cx, y_fn - 0.3))
     box(ax, cx, y_fn, 3.4, 0.6, "Final LayerNorm", kind="norm", fontsize=10.5)
     tag(ax, cx + 1.95, y_fn, 2)
 
-    y_head = 12.95
+    y_head = 12.95 + up
     arrow(ax, (cx, y_fn + 0.3), (cx, y_head - 0.35))
     shape_label((y_fn + y_head) / 2 - 0.02, "[batch, seq_len, 768]")
     box(ax, cx, y_head, 4.6, 0.7, ["Linear output head", ("768 \u2192 50257, no bias", {})],
         kind="out", fontsize=10.5, ls=0.27)
     tag(ax, cx + 2.55, y_head, 7)
 
-    y_log = 14.1
+    y_log = 14.1 + up
     arrow(ax, (cx, y_head + 0.35), (cx, y_log - 0.35))
     box(ax, cx, y_log, 6.2, 0.7, ["Logits [batch, seq_len, 50257]",
                                   ("one score per vocabulary token per position", {})],
@@ -297,8 +302,8 @@ def gpt_architecture():
     tag(ax, xc - 1.55, yc + 1.72, 0, r=0.2, fontsize=7.5)
 
     # legend of tags and the model bracket
-    line(ax, [0.55, 0.35, 0.35, 0.55], [1.6, 1.6, 14.45, 14.45], color=TAG, lw=1.2)
-    ax.text(0.2, 8.0, "GPTModel (notebook 07); its skeleton DummyGPTModel: notebook 01",
+    line(ax, [0.55, 0.35, 0.35, 0.55], [1.6, 1.6, 14.45 + up, 14.45 + up], color=TAG, lw=1.2)
+    ax.text(0.2, 8.0 + up / 2, "GPTModel (notebook 07); its skeleton DummyGPTModel: notebook 01",
             rotation=90, ha="right", va="center", fontsize=9, color=TAG)
     ax.add_patch(Circle((10.75, 0.75), 0.2, fc=TAG, ec="none", zorder=6))
     ax.text(10.75, 0.75, "nn", ha="center", va="center", fontsize=7.5, color="white",
@@ -400,9 +405,6 @@ def gelu_relu():
     gelu = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
     erf = np.vectorize(math.erf)
     gelu_exact = x * 0.5 * (1 + erf(x / math.sqrt(2)))
-    fine = np.linspace(-1.5, 0, 15001)
-    g_fine = fine * 0.5 * (1 + erf(fine / math.sqrt(2)))
-    x_min, g_min = fine[np.argmin(g_fine)], g_fine.min()
 
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.4), sharey=True)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.84, bottom=0.14, wspace=0.08)
@@ -428,10 +430,13 @@ def gelu_relu():
     a1.plot(x, relu, color=EDGE["emb"], lw=1.3, ls="--", label="ReLU (for comparison)")
     a1.plot(x, gelu, color=EDGE["ff"], lw=2.4, label="GELU (tanh approximation, GPT-2)")
     a1.set_title("GELU(x) = x \u00b7 \u03a6(x)", fontsize=12)
-    a1.plot([x_min], [g_min], "o", color=GRAD, ms=5)
-    a1.annotate(f"smooth and slightly\nnegative for x < 0\n(minimum \u2212{-g_min:.2f} at "
-                f"x \u2248 \u2212{-x_min:.2f}):\nsmall, non-zero gradients\nkeep learning going",
-                xy=(x_min, g_min), xytext=(-2.95, 0.55), fontsize=9.5, color=INK,
+    # (Where GELU dips lowest and its slope at a given x are notebook 03's
+    # exercises: the figure leaves them for the learner to find.)
+    x_note = -1.15
+    g_note = 0.5 * x_note * (1 + math.tanh(math.sqrt(2 / math.pi) * (x_note + 0.044715 * x_note ** 3)))
+    a1.annotate("smooth and slightly\nnegative for x < 0:\nsmall, non-zero gradients\n"
+                "keep learning going",
+                xy=(x_note, g_note), xytext=(-2.95, 0.7), fontsize=9.5, color=INK,
                 arrowprops=dict(arrowstyle="-|>", color=ARROW, lw=1.2))
     a1.legend(loc="upper left", fontsize=9, frameon=False)
     fig.suptitle("ReLU vs GELU: GELU has no corner and lets small negative values through",
@@ -606,9 +611,10 @@ def transformer_block():
     y_in, y_ln1, y_att, y_d1, y_p1 = 0.75, 2.25, 3.55, 4.8, 5.75
     y_ln2, y_ff, y_d2, y_p2, y_out = 6.85, 8.35, 9.85, 10.8, 12.35
     # block background
-    ax.add_patch(FancyBboxPatch((1.2, 1.45), 7.3, 9.85, boxstyle="round,pad=0,rounding_size=0.2",
+    # (wide enough on the right for the formulas at the shortcuts' + signs)
+    ax.add_patch(FancyBboxPatch((1.2, 1.45), 8.1, 9.85, boxstyle="round,pad=0,rounding_size=0.2",
                                 fc=FILL["block"], ec=EDGE["block"], lw=1.5, ls="--", zorder=0))
-    ax.text(8.35, 1.75, "TransformerBlock", ha="right", va="center", fontsize=10,
+    ax.text(9.15, 1.75, "TransformerBlock", ha="right", va="center", fontsize=10,
             style="italic", color=EDGE["block"])
 
     box(ax, cx, y_in, 4.6, 0.8, ["Input", ("[batch, tokens, 768]", {})], kind="data",
@@ -643,9 +649,9 @@ def transformer_block():
         arrow(ax, (xs, y1), (cx - 0.22, y1), color=GRAD, lw=2.0)
         ax.text(xs - 0.15, (y0 + y1) / 2, name, rotation=90, ha="right", va="center",
                 fontsize=9.5, color=GRAD)
-    ax.text(cx + 0.35, (y_p1 + 0.22 + y_ln2 - 0.3) / 2 + 0.05, "x = x + attention(LN1(x))",
+    ax.text(cx + 0.35, (y_p1 + 0.22 + y_ln2 - 0.3) / 2 + 0.05, "x = x + Dropout(attention(LN1(x)))",
             ha="left", va="center", fontsize=8.5, color=GRAD, family="monospace")
-    ax.text(cx + 0.35, (y_p2 + 0.22 + y_out - 0.4) / 2, "x = x + ff(LN2(x))",
+    ax.text(cx + 0.35, (y_p2 + 0.22 + y_out - 0.4) / 2, "x = x + Dropout(ff(LN2(x)))",
             ha="left", va="center", fontsize=8.5, color=GRAD, family="monospace")
 
     # notebook tags

@@ -5,5 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh requirements.txt
+extra=()
+if [ "$(id -u)" = 0 ]; then
+    # Containers, cloud VMs and WSL often log you in as root, and JupyterLab
+    # then refuses to start ("Running as root is not recommended") unless told.
+    echo "lab.sh: you are root here (common in containers, cloud VMs and WSL), so JupyterLab starts with --allow-root; it still listens on 127.0.0.1 only and asks for its token." >&2
+    extra+=(--allow-root)
+fi
+# ${extra[@]+...}: an empty array is an error under `set -u` in macOS's bash 3.2.
 exec .venv/bin/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$PWD" \
-    --LabApp.news_url=None "$@" notebooks/00_start_here.ipynb
+    --LabApp.news_url=None ${extra[@]+"${extra[@]}"} "$@" notebooks/00_start_here.ipynb

@@ -83,11 +83,11 @@ def test_sequence_longer_than_context(tiny, tiny_cfg):
         tiny(torch.zeros(1, 17, dtype=torch.long))
 
 
-def test_dummy_model_checks_ids_too():
+def test_dummy_model_checks_ids_too(tiny_cfg):
     torch.manual_seed(0)
-    model = DummyGPTModel({**GPT_CONFIG_124M, "n_layers": 1, "vocab_size": 10, "emb_dim": 12})
+    model = DummyGPTModel(tiny_cfg)
     with pytest.raises(ValueError, match="vocab_size"):
-        model(torch.tensor([[10]]))
+        model(torch.tensor([[tiny_cfg["vocab_size"]]]))
 
 
 def test_empty_prompt():
@@ -95,9 +95,9 @@ def test_empty_prompt():
         text_to_token_ids("")
 
 
-def test_empty_prompt_tensor(tiny):
+def test_empty_prompt_tensor(tiny, tiny_cfg):
     with pytest.raises(ValueError, match="prompt is empty"):
-        generate_text_simple(tiny, torch.zeros(1, 0, dtype=torch.long), 3, 16)
+        generate_text_simple(tiny, torch.zeros(1, 0, dtype=torch.long), 3, tiny_cfg["context_length"])
 
 
 def test_negative_max_new_tokens(tiny):

@@ -1,4 +1,6 @@
-"""Every number COURSE.md says a reader can check against the book."""
+"""The book's printed numbers (chapter 4 of Raschka's *Build a Large Language
+Model (From Scratch)*), which the notebooks print and the README's "How the
+numbers match the book" says a reader can check: each is asserted here."""
 
 import torch
 import torch.nn as nn

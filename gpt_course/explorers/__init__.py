@@ -2,11 +2,21 @@
 
 Every explorer is an `Explorer`: sliders and toggles, a matplotlib figure
 rendered to a PNG image widget, and a text readout. In JupyterLab the widget is
-live; where no widget front end runs (nbval, GitHub's preview) the same object
-displays its current figure as a plain PNG and its readout as text, so a static
-reader still sees something sensible and nbval compares stable text.
+live; where no widget front end runs (GitHub's preview, a notebook opened
+before its kernel runs, nbval) the same object displays one PNG with its title,
+the settings shown, the figure and the readout drawn in, and the readout as
+text/plain, the stable text nbval compares.
+
+Controls share one look: build them with `slider`, `log_slider` and
+`int_slider`, or pass `style=control_style()` and `layout=control_layout()`
+to any other ipywidgets control.
 """
 
-from .base import Explorer, fixed_subplots, int_slider, slider
+from .base import (
+    Explorer, control_layout, control_style, fixed_subplots, int_slider, log_slider, slider,
+)
 
-__all__ = ["Explorer", "fixed_subplots", "int_slider", "slider"]
+__all__ = [
+    "Explorer", "control_layout", "control_style", "fixed_subplots", "int_slider",
+    "log_slider", "slider",
+]

@@ -1,13 +1,18 @@
-"""The one widget class every explorer is built from."""
+"""The one widget class every explorer is built from, and its controls."""
 
 import base64
 import html
 import io
+from pathlib import Path
 
 import ipywidgets as widgets
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
+
+# The fonts matplotlib ships, so the static picture looks the same everywhere.
+_FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
 class Explorer(widgets.VBox):
@@ -100,15 +105,65 @@ class Explorer(widgets.VBox):
         pixels.save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
+    def static_png(self):
+        """What a reader sees where no widget runs (GitHub, a notebook opened
+        before its kernel runs, nbconvert): one PNG with the title and the
+        settings shown above the figure and the readout under it, as in the
+        live widget. Those views render the image/png, not text/plain, so the
+        readout has to be in the picture to be seen."""
+        figure = Image.frombuffer(
+            "RGBA", self._canvas.get_width_height(), self._canvas.buffer_rgba()
+        ).convert("RGB")
+        width = figure.width
+        title_font = ImageFont.truetype(str(_FONTS / "DejaVuSans-Bold.ttf"), 14)
+        note_font = ImageFont.truetype(str(_FONTS / "DejaVuSans.ttf"), 12)
+        mono_font = ImageFont.truetype(str(_FONTS / "DejaVuSansMono.ttf"), 13)
+        pad = 8
+        text_width = width - 2 * pad
+        header = [(line, title_font, "#111111") for line in _wrap(self.title, title_font, text_width)]
+        header += [(line, note_font, "#555555")
+                   for line in _wrap(self.static_note(), note_font, text_width)]
+        readout = [line for text_line in self.readout_text.expandtabs().splitlines()
+                   for line in _wrap(text_line, mono_font, text_width)]
+        header_height = pad + sum(_line_height(font) for _, font, _ in header) + pad // 2
+        readout_height = (2 * pad + len(readout) * _line_height(mono_font)) if readout else 0
+        picture = Image.new("RGB", (width, header_height + figure.height + readout_height), "white")
+        draw = ImageDraw.Draw(picture)
+        y = pad
+        for line, font, colour in header:
+            draw.text((pad, y), line, font=font, fill=colour)
+            y += _line_height(font)
+        picture.paste(figure, (0, header_height))
+        if readout:
+            # A light box like the live readout's <pre>, so it reads as text, not as a label.
+            top = header_height + figure.height
+            draw.rectangle([pad // 2, top + 2, width - 1 - pad // 2, picture.height - 3],
+                           fill="#f4f4f4", outline="#dddddd")
+            y = top + pad
+            for line in readout:
+                draw.text((pad, y), line, font=mono_font, fill="#111111")
+                y += _line_height(mono_font)
+        buffer = io.BytesIO()
+        picture.save(buffer, format="png")
+        return buffer.getvalue()
+
+    def static_note(self):
+        """The line that tells a static reader what they are looking at."""
+        settings = ", ".join(f"{name}={_fmt(value)}" for name, value in self.values.items())
+        return f"interactive in JupyterLab; shown at {settings}"
+
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
-        # Where no widget front end runs (nbval, GitHub's preview) the figure and
-        # the readout stand in for the live widget. The text is stable, so
-        # nbval compares it; it has no memory addresses or model ids.
-        settings = ", ".join(f"{name}={_fmt(value)}" for name, value in self.values.items())
-        bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        # Where no widget front end runs (nbval, GitHub's preview, a notebook
+        # before its kernel runs) the picture stands in for the live widget,
+        # readout included. No text/html on purpose: JupyterLab and GitHub
+        # would show it instead of the image, and nbval compares text/html,
+        # so an image inside it would make the comparison byte-exact on pixels.
+        # nbval compares text/plain: it is stable, with no memory addresses or
+        # model ids, and holds the same readout.
+        bundle["image/png"] = base64.b64encode(self.static_png()).decode("ascii")
         bundle["text/plain"] = (
-            f"{self.title} [interactive in JupyterLab; shown at {settings}]"
+            f"{self.title} [{self.static_note()}]"
             + (f"\n{self.readout_text}" if self.readout_text else "")
         )
         return bundle
@@ -126,12 +181,57 @@ def _fmt(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _line_height(font):
+    ascent, descent = font.getmetrics()
+    return ascent + descent + 2
+
+
+def _wrap(line, font, width):
+    """Split one line into pieces no wider than `width` pixels, at spaces
+    where possible; continuation lines are indented by two spaces."""
+    pieces = []
+    while font.getlength(line) > width:
+        indent = len(line) - len(line.lstrip(" "))
+        fits = indent + 1  # at least one character per piece, however narrow
+        while fits < len(line) and font.getlength(line[:fits + 1]) <= width:
+            fits += 1
+        space = line.rfind(" ", 0, fits + 1)
+        cut = space if space > indent else fits
+        pieces.append(line[:cut].rstrip())
+        rest = line[cut:].lstrip()
+        if not rest:
+            return pieces
+        line = "  " + rest
+    pieces.append(line)
+    return pieces
+
+
+def control_style(**extra):
+    """The style every explorer control shares: a label column wide enough to
+    read (pass e.g. button_width="70px" for ToggleButtons)."""
+    return {"description_width": "120px", **extra}
+
+
+def control_layout():
+    """The layout every explorer slider shares (a fresh one per control)."""
+    return widgets.Layout(width="95%")
+
+
 def slider(description, value, min, max, step, readout_format=".2f"):
     """A FloatSlider wide enough to read its label."""
     return widgets.FloatSlider(
         value=value, min=min, max=max, step=step, description=description,
         readout_format=readout_format, continuous_update=True,
-        style={"description_width": "120px"}, layout=widgets.Layout(width="95%"),
+        style=control_style(), layout=control_layout(),
+    )
+
+
+def log_slider(description, value, min_exp, max_exp, readout_format=".2f", step=0.05):
+    """A FloatLogSlider (powers of ten from 10**min_exp to 10**max_exp) styled like `slider`."""
+    return widgets.FloatLogSlider(
+        value=value, base=10, min=min_exp, max=max_exp, step=step,
+        description=description, readout_format=readout_format, continuous_update=True,
+        style=control_style(), layout=control_layout(),
     )
 
 
@@ -139,6 +239,5 @@ def int_slider(description, value, min, max, step=1):
     """An IntSlider styled like `slider`."""
     return widgets.IntSlider(
         value=value, min=min, max=max, step=step, description=description,
-        continuous_update=True,
-        style={"description_width": "120px"}, layout=widgets.Layout(width="95%"),
+        continuous_update=True, style=control_style(), layout=control_layout(),
     )

@@ -167,6 +167,54 @@ JS_SCROLL_TOP = """
 """
 
 
+# As committed (no kernel-side widget models): each explorer output, and what
+# JupyterLab renders for it. It should fall back to the explorer's static
+# picture (image/png: title, settings, figure and readout drawn in).
+JS_STATIC_EXPLORERS = """
+(path) => {
+  const panel = window.__findPanel(path);
+  const found = [];
+  panel.content.widgets.forEach((cell, i) => {
+    if (cell.model.type !== 'code') return;
+    const outputs = cell.model.outputs;
+    for (let j = 0; j < outputs.length; j++) {
+      const data = outputs.get(j).toJSON().data || {};
+      const text = [].concat(data['text/plain'] || []).join('');
+      if (!text.includes('[interactive in JupyterLab')) continue;
+      const child = cell.outputArea.widgets[j];
+      const img = child ? child.node.querySelector('img') : null;
+      found.push({cell: i, output: j, title: text.split(' [interactive')[0],
+                  src: img ? img.src.slice(0, 30) : null});
+    }
+  });
+  return found;
+}
+"""
+
+
+def _screenshot_output(page, path, where, file):
+    """Screenshot one output as it sits in the page. Cells are laid out as they
+    come into view (content-visibility), which moves the target: scroll to it
+    until it stays put, then measure it without scrolling."""
+    node = """window.__findPanel(path).content.widgets[cell].outputArea.widgets[output].node"""
+    scroll = f"""([path, cell, output]) => {{ {node}.scrollIntoView({{block: 'center'}}); }}"""
+    measure = f"""([path, cell, output]) => {{
+      const box = {node}.getBoundingClientRect();  // clip is in page coordinates
+      return {{x: box.x + window.scrollX, y: box.y + window.scrollY,
+               width: box.width, height: box.height}};
+    }}"""
+    args = [path, where["cell"], where["output"]]
+    box = None
+    for _ in range(5):
+        page.evaluate(scroll, args)
+        page.wait_for_timeout(300)
+        previous, box = box, page.evaluate(measure, args)
+        if box == previous:
+            break
+    page.screenshot(path=str(file), clip=box)
+    page.evaluate("() => window.scrollTo(0, 0)")  # scrollIntoView may scroll the page itself
+
+
 def _committed_explorers(notebook_path):
     """Explorers in the notebook as stored: a widget view, or the text/plain line
     an Explorer prints where no widget front end ran (see explorers/base.py)."""
@@ -252,6 +300,21 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
         # As committed (untrusted, no widget state): no widget errors on opening.
         opening_errors = _error_texts(page)
         assert not opening_errors, f"{name} shows errors when opened:\n" + "\n".join(opening_errors)
+        # ... and each explorer shows its static picture, readout drawn in
+        # (artifacts/screenshots/<notebook>_static_<k>.png: look at them).
+        try:  # the widget renderer first asks the kernel for the model, then falls back
+            page.wait_for_function(f"(path) => ({JS_STATIC_EXPLORERS})(path).every(e => e.src)",
+                                   arg=path, timeout=30_000)
+        except Exception:  # playwright TimeoutError: the assertion below says which
+            pass
+        static = page.evaluate(JS_STATIC_EXPLORERS, path)
+        summary["static_explorers"] = static
+        for k, explorer in enumerate(static):
+            _screenshot_output(page, path, explorer, SCREENSHOTS / f"{stem}_static_{k}.png")
+        not_pictures = [e["title"] for e in static if not (e["src"] or "").startswith(
+            ("data:image/png", "blob:"))]
+        assert not not_pictures, (
+            f"{name}: as committed, these explorers show no picture: {not_pictures}")
 
         page.evaluate(JS_RUN_ALL, path)
         run_start = time.perf_counter()
