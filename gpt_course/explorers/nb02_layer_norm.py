@@ -7,23 +7,13 @@ one fixed x-axis, so the eye sees the input cloud stretch and slide while the
 normalized cloud stays put (until gamma, beta or a large eps move it).
 """
 
-import ipywidgets as widgets
 import numpy as np
 import torch
 
 from ..book.nb02_layer_norm import LayerNorm
-from .base import Explorer, slider
+from .base import Explorer, log_slider, slider
 
 X_LIMIT = 15.0  # |values| shown; the slider ranges keep every point inside
-
-
-def _log_slider(description, value, min_exp, max_exp, readout_format):
-    return widgets.FloatLogSlider(
-        value=value, base=10, min=min_exp, max=max_exp, step=0.05,
-        description=description, readout_format=readout_format,
-        continuous_update=True,
-        style={"description_width": "120px"}, layout=widgets.Layout(width="95%"),
-    )
 
 
 def _stat(value):
@@ -52,9 +42,9 @@ def layer_norm_explorer(input_scale=2.5, input_shift=3.0, eps=1e-5, gamma=1.0, b
     jitter = rng.uniform(0.15, 0.85, size=dim)  # fixed vertical spread of the points
 
     controls = {
-        "input_scale": _log_slider("input scale", input_scale, -2, 0.6, ".2f"),
+        "input_scale": log_slider("input scale", input_scale, -2, 0.6, ".2f"),
         "input_shift": slider("input shift", input_shift, -4.0, 4.0, 0.1),
-        "eps": _log_slider("eps", eps, -6, 0, ".0e"),
+        "eps": log_slider("eps", eps, -6, 0, ".0e"),
         "gamma": slider("gamma (scale)", gamma, 0.0, 3.0, 0.05),
         "beta": slider("beta (shift)", beta, -3.0, 3.0, 0.1),
     }

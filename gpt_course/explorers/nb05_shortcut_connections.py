@@ -23,7 +23,7 @@ from matplotlib.patches import Patch
 
 from ..book.nb03_gelu import GELU
 from ..book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
-from .base import Explorer, fixed_subplots, int_slider
+from .base import Explorer, control_style, fixed_subplots, int_slider
 
 MAX_DEPTH = 12
 Y_LIMITS = (1e-13, 1e3)  # room at the top for the legend
@@ -131,7 +131,7 @@ def shortcut_explorer(depth=5, activation="GELU", shortcut=False, seed=123):
         "depth": int_slider("layers", depth, 2, MAX_DEPTH),
         "activation": widgets.ToggleButtons(
             options=list(ACTIVATIONS), value=activation, description="activation",
-            style={"description_width": "120px", "button_width": "70px"}),
+            style=control_style(button_width="70px")),
         "shortcut": widgets.Checkbox(value=shortcut, description="shortcut connections",
                                      style={"description_width": "initial"}),
         "seed": int_slider("seed", seed, 0, 999),
