@@ -14,9 +14,15 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
 
-def _cells(notebook):
+def notebook_cells(notebook):
+    """The cells of the notebook whose name starts with `notebook` ("02_layer_norm")."""
     path = next(NOTEBOOKS.glob(f"{notebook}*.ipynb"))
     return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def cell_source(notebook, cell_id):
+    """The source of the notebook's cell with this id."""
+    return next("".join(c["source"]) for c in notebook_cells(notebook) if c.get("id") == cell_id)
 
 
 def _namespace(notebook):
@@ -24,7 +30,7 @@ def _namespace(notebook):
     import lines (every `import` / `from` line of its code cells, run in order)."""
     namespace = {}
     lines = []
-    for cell in _cells(notebook):
+    for cell in notebook_cells(notebook):
         if cell["cell_type"] != "code":
             continue
         source = "".join(cell["source"])
@@ -39,7 +45,7 @@ def _namespace(notebook):
 def solution_code(notebook, check_name):
     """The python block of the hidden solution that calls `check_name`."""
     found = []
-    for cell in _cells(notebook):
+    for cell in notebook_cells(notebook):
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown" and "<details>" in source:
             found += [code for code in _PYTHON_BLOCK.findall(source) if f"{check_name}(" in code]
@@ -50,7 +56,7 @@ def solution_code(notebook, check_name):
 def skeleton_code(notebook, check_name):
     """The code cell the learner edits: it calls `check_name` and raises NotImplementedError."""
     found = [
-        "".join(cell["source"]) for cell in _cells(notebook)
+        "".join(cell["source"]) for cell in notebook_cells(notebook)
         if cell["cell_type"] == "code" and f"{check_name}(" in "".join(cell["source"])
         and "NotImplementedError" in "".join(cell["source"])
     ]

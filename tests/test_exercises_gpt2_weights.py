@@ -2,7 +2,6 @@
 your-turn check, run as a learner meets them (the skeleton and the hidden
 solution come from the notebook itself)."""
 
-import json
 import math
 
 import pytest
@@ -18,7 +17,7 @@ from gpt_course.exercises.nb10_gpt2_weights import (
     check_fuse_c_attn,
     check_tied_params,
 )
-from solutions import NOTEBOOKS, run_cell, skeleton_code, solution_code
+from solutions import notebook_cells
 
 NOTEBOOK = "10_gpt2_weights"
 
@@ -74,20 +73,10 @@ def test_c_attn_shape_no_answer(capsys):
 # ------------------------------------------- your turn: fuse_c_attn
 
 
-def test_solution_from_the_notebook_is_correct():
-    out = run_cell(NOTEBOOK, solution_code(NOTEBOOK, "check_fuse_c_attn"))
-    assert "Correct!" in out
-
-
-def test_skeleton_from_the_notebook_says_not_yet():
-    out = run_cell(NOTEBOOK, skeleton_code(NOTEBOOK, "check_fuse_c_attn"))
-    assert "Not yet" in out and "NotImplementedError" in out
-
-
 def shown_before(marker):
     """Everything the notebook shows before the cell containing `marker`:
     code, outputs and prose, without the hidden (<details>) solutions."""
-    cells = json.loads(next(NOTEBOOKS.glob(f"{NOTEBOOK}*.ipynb")).read_text())["cells"]
+    cells = notebook_cells(NOTEBOOK)
     shown = []
     for cell in cells:
         source = "".join(cell["source"])

@@ -7,7 +7,6 @@ run through the real checks; each classic mistake, written here as a small
 wrong class or config, gets its own hint; whatever a check is given, it says
 "Not yet" and never raises."""
 
-import json
 
 import pytest
 import torch
@@ -19,27 +18,13 @@ from gpt_course import (
 from gpt_course.exercises.nb07_gpt_model import (
     DROPOUT_RATES, MODEL_CONFIG, check_gpt_model_forward, check_separate_dropout,
 )
-from solutions import NOTEBOOKS, run_cell, skeleton_code, solution_code
+from solutions import cell_source, run_cell, skeleton_code, solution_code
 
 NOTEBOOK = "07_gpt_model"
 
 
 def _cell(cell_id):
-    cells = json.loads(next(NOTEBOOKS.glob(f"{NOTEBOOK}*.ipynb")).read_text())["cells"]
-    return next("".join(c["source"]) for c in cells if c.get("id") == cell_id)
-
-
-@pytest.mark.parametrize("check_name", ["check_gpt_model_forward", "check_separate_dropout"])
-def test_hidden_solution_is_correct(check_name):
-    code = solution_code(NOTEBOOK, check_name)
-    assert "NotImplementedError" not in code and "TODO" not in code
-    out = run_cell(NOTEBOOK, code)
-    assert out.startswith("Correct!"), out
-
-
-def test_skeleton_says_not_yet():
-    out = run_cell(NOTEBOOK, skeleton_code(NOTEBOOK, "check_gpt_model_forward"))
-    assert out.startswith("Not yet:") and "NotImplementedError" in out, out
+    return cell_source(NOTEBOOK, cell_id)
 
 
 def test_separate_dropout_skeleton_says_not_yet():
