@@ -14,7 +14,8 @@ class LayerNorm(nn.Module):
         self.scale = nn.Parameter(torch.ones(emb_dim))
         self.shift = nn.Parameter(torch.zeros(emb_dim))
 
-    # The fast path in beyond/nb09_fast_kv_cache.py re-implements this; tests/test_fast_path_follows_the_lesson.py checks they agree.
+    # Notebook 09's fast path computes this with torch.layer_norm (beyond/nb09_fast_kv_cache.py):
+    # change it here and tests/test_fast_path_follows_the_lesson.py tells you to follow there.
     def forward(self, x):
         mean = x.mean(dim=-1, keepdim=True)
         # Biased variance (divide by n, not n - 1), as GPT-2 and
