@@ -10,7 +10,7 @@ Every public name is importable from here: ``from gpt_course import LayerNorm``.
 """
 
 from .config import GPT_CONFIG_124M, GPT2_CONFIGS, validate_config
-from .checks import check_token_ids
+from .checks import check_bool, check_gpt_model, check_int, check_real, check_token_ids
 from .tokenizer import (
     TokenizerUnavailableError,
     get_tokenizer,
@@ -43,6 +43,7 @@ from .beyond.nb09_fast_kv_cache import (
 )
 from .beyond.nb09_sampling import generate, next_token_distribution
 from .beyond.nb10_gpt2_weights import (
+    CONFIG_MAX_BYTES,
     GPT2Weight,
     check_gpt2_state_dict,
     config_from_hf,
@@ -57,7 +58,13 @@ from .beyond.nb10_gpt2_weights import (
     read_weights_file,
     safetensors_shapes,
 )
-from .beyond.nb10_download import GPT2WeightsUnavailableError, download_gpt2_124m
+from .beyond.nb10_download import (
+    GPT2WeightsUnavailableError,
+    check_gpt2_124m_config,
+    check_gpt2_124m_weights,
+    download_gpt2_124m,
+    sha256_file,
+)
 from .beyond.nb11_training import (
     GPTDatasetV1,
     SmallVocab,
@@ -70,7 +77,8 @@ from .beyond.nb11_training import (
 )
 
 __all__ = [
-    "GPT_CONFIG_124M", "GPT2_CONFIGS", "check_token_ids", "validate_config",
+    "GPT_CONFIG_124M", "GPT2_CONFIGS", "validate_config",
+    "check_bool", "check_gpt_model", "check_int", "check_real", "check_token_ids",
     "TokenizerUnavailableError", "get_tokenizer", "text_to_token_ids", "token_ids_to_text",
     "DummyGPTModel", "DummyLayerNorm", "DummyTransformerBlock",
     "LayerNorm", "GELU", "gelu_exact", "FeedForward",
@@ -82,11 +90,12 @@ __all__ = [
     "BlockWeights", "KVCache", "ModelWeights", "check_cacheable", "fast_feed_forward",
     "fast_gelu", "fast_layer_norm", "forward_with_cache", "pack_weights",
     "generate", "next_token_distribution",
-    "GPT2Weight", "check_gpt2_state_dict", "config_from_hf", "course_to_hf",
+    "CONFIG_MAX_BYTES", "GPT2Weight", "check_gpt2_state_dict", "config_from_hf", "course_to_hf",
     "course_to_hf_state_dict", "gpt2_weights", "hf_to_course", "load_gpt2_safetensors",
     "load_gpt2_state_dict", "read_hf_config", "read_torch_state_dict", "read_weights_file",
     "safetensors_shapes",
-    "GPT2WeightsUnavailableError", "download_gpt2_124m",
+    "GPT2WeightsUnavailableError", "check_gpt2_124m_config", "check_gpt2_124m_weights",
+    "download_gpt2_124m", "sha256_file",
     "GPTDatasetV1", "SmallVocab", "TrainingHistory", "calc_loss_batch", "calc_loss_loader",
     "create_dataloader", "load_course_text", "train_model_simple",
 ]

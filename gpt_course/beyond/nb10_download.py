@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from ..checks import check_real
-from .nb10_gpt2_weights import config_from_hf, read_hf_config, safetensors_shapes
+from .nb10_gpt2_weights import CONFIG_MAX_BYTES, config_from_hf, read_hf_config, safetensors_shapes
 
 __all__ = [
     "GPT2WeightsUnavailableError",
@@ -33,7 +33,6 @@ GPT2_124M_SAFETENSORS_SHA256 = (
     "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"
 )
 GPT2_124M_SAFETENSORS_BYTES = 548_105_171  # also the most the download reads
-CONFIG_MAX_BYTES = 1 << 20  # its config.json is under 1 KB
 
 
 class GPT2WeightsUnavailableError(RuntimeError):

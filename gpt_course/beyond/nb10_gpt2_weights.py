@@ -26,10 +26,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from ..checks import check_gpt_model
+from ..checks import check_bool, check_gpt_model
 from ..config import validate_config
 
 __all__ = [
+    "CONFIG_MAX_BYTES",
     "GPT2Weight",
     "check_gpt2_state_dict",
     "config_from_hf",
@@ -128,6 +129,7 @@ def config_from_hf(hf_config, *, dropout=False):
     Raises ValueError for a setting the course's GPTModel cannot reproduce
     (another activation, LayerNorm epsilon, MLP width or attention scaling).
     """
+    check_bool("dropout", dropout)
     if hasattr(hf_config, "to_dict"):
         hf_config = hf_config.to_dict()
     if not isinstance(hf_config, dict):
@@ -336,7 +338,7 @@ def course_to_hf_state_dict(model):
 
 # ----------------------------------------------------------------- files
 
-_CONFIG_MAX_BYTES = 1 << 20  # a GPT-2 config.json is under 1 KB
+CONFIG_MAX_BYTES = 1 << 20  # a GPT-2 config.json is under 1 KB
 
 
 def _what_it_holds(path, kind):
@@ -367,7 +369,7 @@ def read_hf_config(path):
     is not one (an HTML error page saved by a failed download, an empty or
     binary file) is a ValueError naming it."""
     path = Path(path)
-    if path.stat().st_size > _CONFIG_MAX_BYTES:
+    if path.stat().st_size > CONFIG_MAX_BYTES:
         raise ValueError(f"{path} is {path.stat().st_size:,} bytes: far too large for a config.json")
     try:
         config = json.loads(path.read_bytes().decode("utf-8"))

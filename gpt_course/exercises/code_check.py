@@ -61,7 +61,8 @@ class Mistake:
 
 
 def _run(fn, case):
-    """fn(*case.args) in the case's mode and seed, without autograd."""
+    """fn(*case.args) after torch.manual_seed(case.seed), without autograd
+    (the caller has set the case's train/eval mode)."""
     torch.manual_seed(case.seed)
     with torch.no_grad():
         return fn(*case.arguments())

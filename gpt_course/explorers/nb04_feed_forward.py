@@ -25,7 +25,6 @@ def feed_forward_parameters(emb_dim, factor=4):
     return emb_dim * hidden + hidden, hidden * emb_dim + emb_dim
 
 
-
 def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
     """Sliders for emb_dim, the expansion factor and the number of blocks
     (n_layers only changes the readout's total); returns an Explorer."""

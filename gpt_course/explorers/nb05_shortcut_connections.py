@@ -23,6 +23,7 @@ from matplotlib.patches import Patch
 
 from ..book.nb03_gelu import GELU
 from ..book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
+from ..checks import check_bool, check_int
 from .base import Explorer, control_style, fixed_subplots, int_slider
 
 MAX_DEPTH = 12
@@ -35,8 +36,12 @@ COLOURS = {True: "tab:green", False: "tab:red"}
 def shortcut_gradients(depth, activation="GELU", use_shortcut=True, seed=123):
     """Mean |grad| of each layer's weight (first layer first) for the book's toy
     net with `depth` layers: depth - 1 layers 3 -> 3, then one 3 -> 1."""
-    if depth < 2:
-        raise ValueError(f"depth must be at least 2 (got {depth})")
+    check_int("depth", depth, low=2, why=" (the toy net has at least two layers)")
+    check_bool("use_shortcut", use_shortcut)
+    check_int("seed", seed, low=0)
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be one of {sorted(ACTIVATIONS)}, got "
+                        f"{type(activation).__name__}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone

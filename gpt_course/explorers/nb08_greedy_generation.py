@@ -17,9 +17,9 @@ from .base import Explorer, int_slider
 
 def generation_steps(model, token_ids, max_new_tokens, top_k=10):
     """Greedy generation from `token_ids` ([1, n]), recording every step.
-    Returns a list of dicts (one per new token) with the context ids the step
-    saw, the chosen id, its probability, the top-k ids and probabilities, and
-    the largest probability."""
+    Returns a list of dicts (one per new token): the context ids the step saw
+    ("context"), the chosen id and its probability, the largest ("chosen",
+    "chosen_p"), and the top-k ids and probabilities ("top_ids", "top_p")."""
     context_size = model.cfg["context_length"]
     idx = token_ids
     steps = []
