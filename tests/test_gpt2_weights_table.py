@@ -21,7 +21,7 @@ from gpt_course import (
     load_gpt2_state_dict,
     model_size,
 )
-from gpt_course.explorers.nb04_feed_forward import feed_forward_parameters
+from gpt_course.explorers.nb04_feed_forward import linear_layer_parameters
 
 CONFIGS = [pytest.param({**cfg, "qkv_bias": qkv_bias}, id=f"{name}-qkv_bias={qkv_bias}")
            for name, cfg in GPT2_CONFIGS.items() for qkv_bias in (True, False)]
@@ -64,7 +64,7 @@ def test_counting_code_agrees_with_the_table(cfg):
     assert size.final_norm_params == count("final_norm.")
     assert size.out_head_params == count("out_head.")
     assert size.total_params == count("")
-    assert feed_forward_parameters(cfg["emb_dim"], 4) == (
+    assert linear_layer_parameters(cfg["emb_dim"], 4) == (
         count("trf_blocks.0.ff.layers.0."), count("trf_blocks.0.ff.layers.2."))
 
 

@@ -6,7 +6,7 @@ so the "expand, then project back" shape is visible. Right: the parameter
 count as a function of emb_dim for the chosen expansion factor (a parabola:
 doubling emb_dim quadruples the weights), with GPT-2's four sizes marked.
 
-Counts are arithmetic (no tensors are allocated); `feed_forward_parameters`
+Counts are arithmetic (no tensors are allocated); `linear_layer_parameters`
 matches the FeedForward class (a test checks it on PyTorch's meta device).
 """
 
@@ -19,8 +19,9 @@ MAX_FACTOR = 8
 GPT2_SIZES = {"small": 768, "medium": 1024, "large": 1280, "XL": 1600}
 
 
-def feed_forward_parameters(emb_dim, factor=4):
-    """(first Linear, second Linear) parameter counts, weights plus biases."""
+def linear_layer_parameters(emb_dim, factor=4):
+    """The feed forward's two Linear layers' parameter counts (weights plus biases)
+    as (first, second); their sum is exercises.nb04_feed_forward.feed_forward_parameters."""
     hidden = factor * emb_dim
     return emb_dim * hidden + hidden, hidden * emb_dim + emb_dim
 
@@ -52,9 +53,9 @@ def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
         for side in ("top", "right", "left"):
             ax_shape.spines[side].set_visible(False)
 
-        max_params = sum(feed_forward_parameters(MAX_EMB_DIM, MAX_FACTOR)) / 1e6
+        max_params = sum(linear_layer_parameters(MAX_EMB_DIM, MAX_FACTOR)) / 1e6
         for name, d in GPT2_SIZES.items():
-            p = sum(feed_forward_parameters(d, 4)) / 1e6
+            p = sum(linear_layer_parameters(d, 4)) / 1e6
             ax_params.plot([d], [p], "s", color="gray", ms=5, zorder=3)
             ax_params.annotate(f"GPT-2 {name}", (d, p), textcoords="offset points",
                                xytext=(-4, 6), fontsize=7, color="gray", ha="right")
@@ -80,9 +81,9 @@ def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
             else:
                 label.set(x=width / 2 + 0.03 * half_width, ha="left", color="black",
                           fontweight="normal")
-        curve_params = [sum(feed_forward_parameters(int(d), factor)) / 1e6 for d in dims]
+        curve_params = [sum(linear_layer_parameters(int(d), factor)) / 1e6 for d in dims]
         handles["curve"].set_data(dims, curve_params)
-        first, second = feed_forward_parameters(emb_dim, factor)
+        first, second = linear_layer_parameters(emb_dim, factor)
         total = first + second
         handles["point"].set_data([emb_dim], [total / 1e6])
         return "\n".join([

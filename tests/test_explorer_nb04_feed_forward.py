@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from gpt_course import FeedForward, count_parameters
-from gpt_course.explorers.nb04_feed_forward import feed_forward_explorer, feed_forward_parameters
+from gpt_course.explorers.nb04_feed_forward import feed_forward_explorer, linear_layer_parameters
 
 
 @pytest.mark.parametrize("emb_dim", [64, 768, 1024, 1600])
 def test_counts_match_the_module_on_meta(emb_dim):
     with torch.device("meta"):
         ff = FeedForward({"emb_dim": emb_dim})
-    first, second = feed_forward_parameters(emb_dim, 4)
+    first, second = linear_layer_parameters(emb_dim, 4)
     assert first == count_parameters(ff.layers[0])
     assert second == count_parameters(ff.layers[2])
 
