@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from gpt_course import GPT_CONFIG_124M, GPTModel, generate_text_simple
+from gpt_course.exercises import as_id_list
 from gpt_course.exercises.nb08_greedy_generation import (
-    CROP_CONTEXT, CROP_IDS, NEW_TOKENS, PROMPT_TOKENS, SMALL_CONTEXT, as_id_list, check_crop,
+    CROP_CONTEXT, CROP_IDS, NEW_TOKENS, PROMPT_TOKENS, SMALL_CONTEXT, check_crop,
     check_positions_processed,
 )
 

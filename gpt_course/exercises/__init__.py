@@ -9,11 +9,11 @@ no answer yet, which keeps the committed notebooks' outputs stable.
 """
 
 from .base import (
-    NotYet, Verdict, answer_check, as_float, as_floats, as_int, as_ints, describe_exception,
-    no_answer_yet, report,
+    NotYet, Verdict, answer_check, as_float, as_floats, as_id_list, as_int, as_ints,
+    describe_exception, no_answer_yet, report,
 )
 
 __all__ = [
-    "NotYet", "Verdict", "answer_check", "as_float", "as_floats", "as_int", "as_ints",
+    "NotYet", "Verdict", "answer_check", "as_float", "as_floats", "as_id_list", "as_int", "as_ints",
     "describe_exception", "no_answer_yet", "report",
 ]

@@ -147,3 +147,18 @@ def as_floats(answer):
         answer = [answer]
     values = [_number(value) for value in answer]
     return None if None in values else values
+
+
+def as_id_list(answer):
+    """A list of ints from token ids given as a list, a tuple, a 1-D tensor,
+    or one row of a batch ([[11, 314, 716]], as idx[:, -3:].tolist() gives
+    it), else None."""
+    if hasattr(answer, "numel") and hasattr(answer, "flatten"):  # a tensor
+        if answer.numel() > 10_000 or answer.dim() > 2 or (answer.dim() == 2 and len(answer) != 1):
+            return None
+        answer = answer.flatten()
+    elif (isinstance(answer, (list, tuple)) and len(answer) == 1
+          and isinstance(answer[0], (list, tuple))):
+        answer = answer[0]
+    ids = as_ints(answer)
+    return None if ids is None else list(ids)

@@ -27,7 +27,10 @@ import torch.nn as nn
 
 from .base import NotYet, Verdict, describe_exception, no_answer_yet, report
 
-__all__ = ["Case", "Mistake", "check_function", "check_module", "compare_outputs", "copy_weights"]
+__all__ = [
+    "Case", "Mistake", "check_function", "check_module", "compare_outputs", "copy_weights",
+    "in_eval", "in_training", "not_written_yet",
+]
 
 
 @dataclass
@@ -50,6 +53,16 @@ class Case:
         return f"an input of shape {shown}" + (f" ({self.note})" if self.note else "")
 
 
+def in_eval(case):
+    """A Mistake's `when` for mistakes that show in evaluation mode."""
+    return not case.train
+
+
+def in_training(case):
+    """A Mistake's `when` for mistakes that show only in training mode (dropout)."""
+    return case.train
+
+
 @dataclass
 class Mistake:
     """A classic mistake: `output(reference, *args)` computes what code with
@@ -58,6 +71,13 @@ class Mistake:
     hint: str
     output: Callable
     when: Callable = field(default=lambda case: True)
+
+
+def not_written_yet(name, err):
+    """The hint for a piece whose skeleton still raises NotImplementedError."""
+    detail = f" ({err})" if str(err) else ""
+    return (f"your {name} still raises NotImplementedError{detail}: fill in the TODOs and "
+            f"run the cell again.")
 
 
 def _run(fn, case):
@@ -142,9 +162,7 @@ def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, suc
         try:
             out = _run(theirs, case)
         except NotImplementedError as err:
-            detail = f" ({err})" if str(err) else ""
-            return report(False, "", f"your {name} still raises NotImplementedError{detail}: "
-                          f"fill in the TODOs and run the cell again.")
+            return report(False, "", not_written_yet(name, err))
         except Exception as err:
             return report(False, "", f"your {name} raised {describe_exception(err)} on {where}.")
         if isinstance(out, tuple) and len(out) == 1:

@@ -8,7 +8,7 @@ from ..book.nb06_attention import MultiHeadAttention
 from ..book.nb06_transformer_block import TransformerBlock
 from ..config import GPT_CONFIG_124M
 from .base import NotYet, answer_check, as_int, as_ints, report
-from .code_check import Case, Mistake, check_module
+from .code_check import Case, Mistake, check_module, in_eval, in_training
 
 ATTENTION_PARAMS = 2_360_064      # W_query, W_key, W_value (no bias) + out_proj (with bias)
 FEED_FORWARD_PARAMS = 4_722_432   # 768 -> 3072 -> 768, both with bias
@@ -186,12 +186,12 @@ ATTENTION_MISTAKES = [
     Mistake("in training mode your attention gives other numbers: the attention weights go "
             "through self.dropout right after the softmax (and nothing else does).",
             lambda att, x: attention_output(att, x, attention_dropout=False),
-            when=lambda case: case.train),
+            when=in_training),
     Mistake("dropout is applied to the output; in the book it is applied to the attention "
             "weights, right after the softmax.",
             lambda att, x: attention_output(att, x, attention_dropout=False,
                                             dropout_on_output=True),
-            when=lambda case: case.train),
+            when=in_training),
 ]
 
 
@@ -264,52 +264,44 @@ def block_output(block, x, *, pre_norm=True, first_shortcut=True, second_shortcu
     return x
 
 
-def _eval(case):
-    return not case.train
-
-
-def _train(case):
-    return case.train
-
-
 BLOCK_MISTAKES = [
     Mistake("this is post-norm (the 2017 transformer): norm(x + sublayer(x)). GPT-2 is "
             "pre-norm: normalize first, x + drop(att(norm1(x))), and leave the shortcut "
             "path untouched.",
-            lambda block, x: block_output(block, x, pre_norm=False), when=_eval),
+            lambda block, x: block_output(block, x, pre_norm=False), when=in_eval),
     Mistake("the shortcut is saved after the LayerNorm; save it before: shortcut = x, then "
             "x = self.norm1(x), so the shortcut adds the block's input itself.",
-            lambda block, x: block_output(block, x, shortcut_after_norm=True), when=_eval),
+            lambda block, x: block_output(block, x, shortcut_after_norm=True), when=in_eval),
     Mistake("both shortcuts are missing: add the sub-layer's input back after attention "
             "(x = x + shortcut) and again after the feed forward.",
             lambda block, x: block_output(block, x, first_shortcut=False,
-                                          second_shortcut=False), when=_eval),
+                                          second_shortcut=False), when=in_eval),
     Mistake("the second shortcut is missing: after the feed forward, add its input back "
             "(x = x + shortcut), as after attention.",
-            lambda block, x: block_output(block, x, second_shortcut=False), when=_eval),
+            lambda block, x: block_output(block, x, second_shortcut=False), when=in_eval),
     Mistake("the first shortcut is missing: after attention, add the block's input back "
             "(x = x + shortcut) before the feed forward.",
-            lambda block, x: block_output(block, x, first_shortcut=False), when=_eval),
+            lambda block, x: block_output(block, x, first_shortcut=False), when=in_eval),
     Mistake("norm1 is used before both sub-layers; the feed forward gets its own LayerNorm, "
             "self.norm2, with its own scale and shift.",
-            lambda block, x: block_output(block, x, one_norm=True), when=_eval),
+            lambda block, x: block_output(block, x, one_norm=True), when=in_eval),
     Mistake("dropout comes after the shortcut addition; apply self.drop_shortcut to the "
             "sub-layer's output, before adding the shortcut: x = self.drop_shortcut(x), "
             "then x = x + shortcut.",
-            lambda block, x: block_output(block, x, dropout=("after", "after")), when=_train),
+            lambda block, x: block_output(block, x, dropout=("after", "after")), when=in_training),
     Mistake("dropout is applied to the sub-layer's input; apply self.drop_shortcut to its "
             "output (after attention, after the feed forward), before adding the shortcut.",
-            lambda block, x: block_output(block, x, dropout=("input", "input")), when=_train),
+            lambda block, x: block_output(block, x, dropout=("input", "input")), when=in_training),
     Mistake("self.drop_shortcut is never applied: in training mode it drops some of each "
             "sub-layer's output, before the shortcut is added (twice: after attention and "
             "after the feed forward).",
-            lambda block, x: block_output(block, x, dropout=("none", "none")), when=_train),
+            lambda block, x: block_output(block, x, dropout=("none", "none")), when=in_training),
     Mistake("self.drop_shortcut is applied after attention but not after the feed forward; "
             "it goes after both sub-layers, before each shortcut addition.",
-            lambda block, x: block_output(block, x, dropout=("output", "none")), when=_train),
+            lambda block, x: block_output(block, x, dropout=("output", "none")), when=in_training),
     Mistake("self.drop_shortcut is applied after the feed forward but not after attention; "
             "it goes after both sub-layers, before each shortcut addition.",
-            lambda block, x: block_output(block, x, dropout=("none", "output")), when=_train),
+            lambda block, x: block_output(block, x, dropout=("none", "output")), when=in_training),
 ]
 
 

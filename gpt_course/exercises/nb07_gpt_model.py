@@ -13,7 +13,7 @@ from ..config import GPT_CONFIG_124M, OPTIONAL_DROPOUT_KEYS, REQUIRED_KEYS
 from .base import (
     NotYet, Verdict, answer_check, as_float, as_int, describe_exception, no_answer_yet, report,
 )
-from .code_check import Case, Mistake, check_module
+from .code_check import Case, Mistake, check_module, in_eval, in_training
 
 # Book, exercise 4.2: parameters (untied output head) and float32 memory in
 # the book's "MB" (MiB: bytes / 1024**2).
@@ -152,40 +152,35 @@ def gpt_output(model, in_idx, *, positions="arange", embedding_dropout="sum",
     return model.out_head(x)
 
 
-def _eval(case):
-    return not case.train
-
-
-def _train(case):
-    return case.train
-
+# Two ways to miss it (never called, or called and its result dropped), one fix.
+_NO_EMBEDDING_DROPOUT = ("self.drop_emb is not applied (or its result is not kept): in training "
+                         "mode x = self.drop_emb(tok_embeds + pos_embeds) drops some of the "
+                         "embedding values.")
 
 MODEL_MISTAKES = [
     Mistake("the position embeddings are not added: x = tok_embeds + pos_embeds, with "
             "pos_embeds = self.pos_emb(torch.arange(seq_len)), so the model knows where each "
             "token is.",
-            lambda model, ids: gpt_output(model, ids, positions="none"), when=_eval),
+            lambda model, ids: gpt_output(model, ids, positions="none"), when=in_eval),
     Mistake("the position ids start at 1; the first token is position 0: "
             "self.pos_emb(torch.arange(seq_len, device=in_idx.device)).",
-            lambda model, ids: gpt_output(model, ids, positions="from_one"), when=_eval),
+            lambda model, ids: gpt_output(model, ids, positions="from_one"), when=in_eval),
     Mistake("the position embedding is looked up with the token ids; it takes the positions "
             "0, 1, ..., seq_len - 1: self.pos_emb(torch.arange(seq_len)).",
-            lambda model, ids: gpt_output(model, ids, positions="token_ids"), when=_eval),
+            lambda model, ids: gpt_output(model, ids, positions="token_ids"), when=in_eval),
     Mistake("the transformer blocks' output is not used: x = self.trf_blocks(x) (calling it "
             "without keeping the result throws the result away).",
-            lambda model, ids: gpt_output(model, ids, use_blocks=False), when=_eval),
+            lambda model, ids: gpt_output(model, ids, use_blocks=False), when=in_eval),
     Mistake("the final LayerNorm is missing: x = self.final_norm(x) after the blocks, before "
             "the output head.",
-            lambda model, ids: gpt_output(model, ids, final_norm=False), when=_eval),
-    Mistake("self.drop_emb is not applied (or its result is not kept): in training mode "
-            "x = self.drop_emb(tok_embeds + pos_embeds) drops some of the embedding values.",
-            lambda model, ids: gpt_output(model, ids, embedding_dropout="none"), when=_train),
-    Mistake("self.drop_emb is not applied (or its result is not kept): in training mode "
-            "x = self.drop_emb(tok_embeds + pos_embeds) drops some of the embedding values.",
-            lambda model, ids: gpt_output(model, ids, embedding_dropout="unused"), when=_train),
+            lambda model, ids: gpt_output(model, ids, final_norm=False), when=in_eval),
+    Mistake(_NO_EMBEDDING_DROPOUT,
+            lambda model, ids: gpt_output(model, ids, embedding_dropout="none"), when=in_training),
+    Mistake(_NO_EMBEDDING_DROPOUT,
+            lambda model, ids: gpt_output(model, ids, embedding_dropout="unused"), when=in_training),
     Mistake("dropout is applied to the token embeddings only; apply self.drop_emb to their "
             "sum with the position embeddings.",
-            lambda model, ids: gpt_output(model, ids, embedding_dropout="tokens"), when=_train),
+            lambda model, ids: gpt_output(model, ids, embedding_dropout="tokens"), when=in_training),
 ]
 
 

@@ -8,26 +8,11 @@ import torch
 
 from ..book.nb07_gpt_model import GPTModel
 from ..book.nb08_generation import generate_text_simple
-from .base import NotYet, answer_check, as_int, as_ints, describe_exception, report
+from .base import NotYet, answer_check, as_id_list, as_int, describe_exception, report
 from .code_check import Case, Mistake, check_function
 
 CROP_IDS = [15496, 11, 314, 716]   # "Hello, I am"
 CROP_CONTEXT = 3
-
-
-def as_id_list(answer):
-    """A list of ints from token ids given as a list, a tuple, a 1-D tensor,
-    or one row of a batch ([[11, 314, 716]], as idx[:, -3:].tolist() gives
-    it), else None."""
-    if isinstance(answer, torch.Tensor):
-        if answer.numel() > 10_000 or answer.dim() > 2 or (answer.dim() == 2 and len(answer) != 1):
-            return None
-        answer = answer.flatten()
-    elif (isinstance(answer, (list, tuple)) and len(answer) == 1
-          and isinstance(answer[0], (list, tuple))):
-        answer = answer[0]
-    ids = as_ints(answer)
-    return None if ids is None else list(ids)
 
 
 @answer_check(as_id_list, "give the token ids as a list (or a tensor), e.g. [1, 2, 3]")

@@ -10,7 +10,7 @@ from ..config import GPT_CONFIG_124M
 from .base import (
     NotYet, Verdict, answer_check, as_int, as_ints, describe_exception, no_answer_yet, report,
 )
-from .code_check import Case, Mistake, compare_outputs
+from .code_check import Case, Mistake, compare_outputs, not_written_yet
 
 PROMPT_TOKENS = 4
 NEW_TOKENS = 6
@@ -311,9 +311,7 @@ def _call_by_call(cls, att, case):
             with torch.no_grad():
                 out = module(x[:, start:start + num_new])
         except NotImplementedError as err:
-            detail = f" ({err})" if str(err) else ""
-            return (f"your {ATTENTION_NAME} still raises NotImplementedError{detail}: fill in "
-                    f"the TODOs and run the cell again.")
+            return not_written_yet(ATTENTION_NAME, err)
         except Exception as err:
             if start == 0:
                 return f"your {ATTENTION_NAME} raised {describe_exception(err)} on {where}."

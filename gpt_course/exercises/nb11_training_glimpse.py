@@ -10,8 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from ..book.nb07_gpt_model import GPTModel
-from .base import NotYet, Verdict, answer_check, as_float, describe_exception, no_answer_yet, report
-from .nb08_greedy_generation import as_id_list
+from .base import (
+    NotYet, Verdict, answer_check, as_float, as_id_list, describe_exception, no_answer_yet, report,
+)
+from .code_check import not_written_yet
 
 WINDOW_IDS = [10, 20, 30, 40, 50, 60]
 WINDOW_LENGTH = 4
@@ -249,9 +251,7 @@ def check_train_step(answer):
         try:
             theirs = train_with(answer)
         except NotImplementedError as err:
-            detail = f" ({err})" if str(err) else ""
-            return report(False, "", f"your train_step still raises NotImplementedError{detail}: "
-                          f"fill in the TODOs and run the cell again.")
+            return report(False, "", not_written_yet("train_step", err))
         except _Problem as problem:
             return report(False, "", f"{problem}.")
         except Exception as err:
