@@ -41,7 +41,7 @@ from .beyond.nb09_fast_kv_cache import (
     forward_with_cache,
     pack_weights,
 )
-from .beyond.nb09_sampling import generate, next_token_distribution
+from .beyond.nb09_sampling import check_sampling_args, generate, next_token_distribution
 from .beyond.nb10_gpt2_weights import (
     CONFIG_MAX_BYTES,
     GPT2Weight,
@@ -89,7 +89,7 @@ __all__ = [
     "MultiHeadAttentionWithCache", "GPTModelWithCache", "generate_text_cached",
     "BlockWeights", "KVCache", "ModelWeights", "check_cacheable", "fast_feed_forward",
     "fast_gelu", "fast_layer_norm", "forward_with_cache", "pack_weights",
-    "generate", "next_token_distribution",
+    "check_sampling_args", "generate", "next_token_distribution",
     "CONFIG_MAX_BYTES", "GPT2Weight", "check_gpt2_state_dict", "config_from_hf", "course_to_hf",
     "course_to_hf_state_dict", "gpt2_weights", "hf_to_course", "load_gpt2_safetensors",
     "load_gpt2_state_dict", "read_hf_config", "read_torch_state_dict", "read_weights_file",

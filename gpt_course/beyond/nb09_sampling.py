@@ -22,7 +22,7 @@ import torch
 from ..checks import check_bool, check_gpt_model, check_int, check_real, check_token_ids
 from .nb09_fast_kv_cache import KVCache, check_cacheable
 
-__all__ = ["generate", "next_token_distribution"]
+__all__ = ["check_sampling_args", "generate", "next_token_distribution"]
 
 # torch.Generator.manual_seed takes any unsigned 64-bit integer.
 _MAX_SEED = 2**64 - 1
@@ -30,7 +30,9 @@ _MAX_SEED = 2**64 - 1
 _INPUT_MAJOR_FROM = 16
 
 
-def _check_sampling_args(temperature, top_k, top_p):
+def check_sampling_args(temperature, top_k, top_p):
+    """(temperature, top_k, top_p) as numbers, or a TypeError / ValueError naming
+    the one that is not a temperature >= 0, a top_k >= 1 or a top_p in (0, 1]."""
     temperature = check_real("temperature", temperature, low=0, why=" (0 means greedy)")
     if top_k is not None:
         check_int("top_k", top_k, low=1, why=" (or None: no limit)")
@@ -52,7 +54,7 @@ def next_token_distribution(logits, temperature=1.0, top_k=None, top_p=None):
     probability reaches top_p (the most likely token always stays, so a tiny
     top_p is the top token alone).
     """
-    temperature, top_k, top_p = _check_sampling_args(temperature, top_k, top_p)
+    temperature, top_k, top_p = check_sampling_args(temperature, top_k, top_p)
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise TypeError(
             f"logits must be a floating point tensor [..., vocab_size], got "
@@ -123,7 +125,7 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
     # a prompt may be longer than the context: only its last tokens are read
     check_token_ids(idx, cfg, name="idx (the prompt)", any_length=True)
     check_int("max_new_tokens", max_new_tokens, low=0)
-    temperature, top_k, top_p = _check_sampling_args(temperature, top_k, top_p)
+    temperature, top_k, top_p = check_sampling_args(temperature, top_k, top_p)
     if eos_id is not None:
         check_int("eos_id", eos_id, low=0, high=cfg["vocab_size"] - 1,
                   why=" (a token id: below vocab_size)")
