@@ -4,7 +4,8 @@
     beyond/      the KV cache and sampling (09), GPT-2's weights (10), training (11)
     explorers/   the sliders, one module per notebook, named after it
     exercises/   the checks, one module per notebook, named after it
-    config, tokenizer, checks, source: shared by all of them
+    config, tokenizer, checks, source, language: shared by all of them
+    locale/zh/   the Chinese the course speaks after set_language("zh"), English -> Chinese
 
 Every public name is importable from here: ``from gpt_course import LayerNorm``.
 """
@@ -28,6 +29,7 @@ from .book.nb07_gpt_model import GPTModel
 from .book.nb07_model_size import ModelSize, count_parameters, model_size
 from .book.nb08_generation import generate_text_simple
 from .source import show_source
+from .language import LANGUAGES, cjk_font, get_language, set_language, speaking, tr
 # Beyond the book: fast generation, sampling, real GPT-2 weights.
 from .beyond.nb09_kv_cache import GPTModelWithCache, MultiHeadAttentionWithCache, generate_text_cached
 from .beyond.nb09_fast_kv_cache import (
@@ -86,6 +88,7 @@ __all__ = [
     "MultiHeadAttention", "TransformerBlock", "GPTModel",
     "ModelSize", "count_parameters", "model_size",
     "generate_text_simple", "show_source",
+    "LANGUAGES", "cjk_font", "get_language", "set_language", "speaking", "tr",
     "MultiHeadAttentionWithCache", "GPTModelWithCache", "generate_text_cached",
     "BlockWeights", "KVCache", "ModelWeights", "check_cacheable", "fast_feed_forward",
     "fast_gelu", "fast_layer_norm", "forward_with_cache", "pack_weights",

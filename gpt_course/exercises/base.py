@@ -5,6 +5,8 @@ readers that turn a learner's answer into plain numbers.
 import functools
 import math
 
+from ..language import tr
+
 
 class Verdict:
     """Truthy when the answer is right. Displays nothing: as the last line of
@@ -30,8 +32,13 @@ class Verdict:
 
 
 def report(ok, success, hint):
-    """Print the verdict for one exercise and return it as a `Verdict`."""
-    print(("Correct! " + success) if ok else ("Not yet: " + hint))
+    """Print the verdict for one exercise, in the language set, and return it
+    as a `Verdict`. `success` and `hint` are English as written in the checks
+    (or text already made with `tr`): they are translated here, when shown."""
+    if ok:
+        print(tr("Correct! {text}", text=tr(success)))
+    else:
+        print(tr("Not yet: {text}", text=tr(hint)))
     return Verdict(ok)
 
 
@@ -71,8 +78,8 @@ def answer_check(read, form):
             except NotYet as not_yet:
                 return report(False, "", str(not_yet))
             except Exception as err:  # a teacher never crashes: say what happened
-                return report(False, "", f"{form} (reading your answer raised "
-                              f"{describe_exception(err)})")
+                return report(False, "", tr("{form} (reading your answer raised {error})",
+                                            form=tr(form), error=describe_exception(err)))
         return check
     return decorate
 
@@ -86,7 +93,7 @@ def describe_exception(err, limit=300):
 def no_answer_yet(answer):
     """True (and a friendly line printed) if the learner has not answered yet."""
     if answer is None:
-        print("No answer yet: replace None with your answer and run this cell again.")
+        print(tr("No answer yet: replace None with your answer and run this cell again."))
         return True
     return False
 

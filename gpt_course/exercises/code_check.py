@@ -25,6 +25,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
+from ..language import tr
 from .base import NotYet, Verdict, describe_exception, no_answer_yet, report
 
 __all__ = [
@@ -49,8 +50,12 @@ class Case:
 
     def describe(self):
         shapes = [list(a.shape) for a in self.arguments() if isinstance(a, torch.Tensor)]
-        shown = ", ".join(str(s) for s in shapes) or "the test input"
-        return f"an input of shape {shown}" + (f" ({self.note})" if self.note else "")
+        if not shapes:
+            return tr("the test input")
+        shown = ", ".join(str(s) for s in shapes)
+        if self.note:
+            return tr("an input of shape {shape} ({note})", shape=shown, note=tr(self.note))
+        return tr("an input of shape {shape}", shape=shown)
 
 
 def in_eval(case):
@@ -75,9 +80,11 @@ class Mistake:
 
 def not_written_yet(name, err):
     """The hint for a piece whose skeleton still raises NotImplementedError."""
-    detail = f" ({err})" if str(err) else ""
-    return (f"your {name} still raises NotImplementedError{detail}: fill in the TODOs and "
-            f"run the cell again.")
+    if str(err):
+        return tr("your {name} still raises NotImplementedError ({error}): fill in the TODOs "
+                  "and run the cell again.", name=name, error=err)
+    return tr("your {name} still raises NotImplementedError: fill in the TODOs and run the "
+              "cell again.", name=name)
 
 
 def _run(fn, case):
@@ -108,23 +115,25 @@ def _output_problem(out, want, where):
     if isinstance(out, tuple) and len(out) == 1:
         out = out[0]
     if not isinstance(out, torch.Tensor):
-        return (f"on {where} your code returned {type(out).__name__}, not a tensor "
-                f"(does it end with `return ...`?)")
+        return tr("on {where} your code returned {kind}, not a tensor (does it end with "
+                  "`return ...`?)", where=where, kind=type(out).__name__)
     if out.shape != want.shape:
-        return (f"on {where} your output has shape {list(out.shape)}, expected "
-                f"{list(want.shape)}")
+        return tr("on {where} your output has shape {shape}, expected {expected}",
+                  where=where, shape=list(out.shape), expected=list(want.shape))
     if want.is_floating_point() and not out.is_floating_point():
-        return (f"on {where} your output has dtype {out.dtype}, expected floating point "
-                f"({want.dtype})")
+        return tr("on {where} your output has dtype {dtype}, expected floating point "
+                  "({expected})", where=where, dtype=out.dtype, expected=want.dtype)
     if not want.is_floating_point() and out.is_floating_point():
-        return f"on {where} your output has dtype {out.dtype}, expected {want.dtype} (whole numbers)"
+        return tr("on {where} your output has dtype {dtype}, expected {expected} (whole "
+                  "numbers)", where=where, dtype=out.dtype, expected=want.dtype)
     if out.is_floating_point():
         bad = ~torch.isfinite(out) & torch.isfinite(want)
         if bool(bad.any()):
             kind = "NaN" if bool(torch.isnan(out[bad]).any()) else "inf"
             index = [int(i) for i in bad.nonzero()[0]]
-            return (f"on {where} your output has {kind} at index {index} where the course's "
-                    f"has {float(want[tuple(index)]):.4g}")
+            return tr("on {where} your output has {kind} at index {index} where the "
+                      "course's has {value:.4g}", where=where, kind=kind, index=index,
+                      value=float(want[tuple(index)]))
     return None
 
 
@@ -142,8 +151,9 @@ def _first_difference(out, want):
     diff = (out.double() - want.double()).abs()
     diff = torch.nan_to_num(diff, nan=float("inf"))
     index = [int(i) for i in (diff == diff.max()).nonzero()[0]]
-    return (f"largest difference {float(diff.max()):.3g} at index {index}: yours "
-            f"{float(out[tuple(index)]):.5g}, the course's {float(want[tuple(index)]):.5g}")
+    return tr("largest difference {diff:.3g} at index {index}: yours {yours:.5g}, the "
+              "course's {ours:.5g}", diff=float(diff.max()), index=index,
+              yours=float(out[tuple(index)]), ours=float(want[tuple(index)]))
 
 
 def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, success,
@@ -164,12 +174,13 @@ def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, suc
         except NotImplementedError as err:
             return report(False, "", not_written_yet(name, err))
         except Exception as err:
-            return report(False, "", f"your {name} raised {describe_exception(err)} on {where}.")
+            return report(False, "", tr("your {name} raised {error} on {where}.", name=name,
+                                        error=describe_exception(err), where=where))
         if isinstance(out, tuple) and len(out) == 1:
             out = out[0]
         problem = _output_problem(out, want, where)
         if problem and not _nonfinite_only(out, want):
-            return report(False, "", problem + ".")
+            return report(False, "", tr("{problem}.", problem=problem))
         if problem or not _close(out, want, atol, rtol):
             wrong.append((case, out, want, problem))
     if not wrong:
@@ -197,9 +208,10 @@ def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, suc
     # No classic mistake matches: say what is wrong, NaN and inf first.
     case, out, want, problem = next((w for w in wrong if w[3]), wrong[0])
     if problem:
-        return report(False, "", problem + ".")
-    return report(False, "", f"on {case.describe()} your output differs from the course's "
-                  f"({_first_difference(out, want)}). {hint}")
+        return report(False, "", tr("{problem}.", problem=problem))
+    return report(False, "", tr("on {where} your output differs from the course's "
+                                "({difference}). {hint}", where=case.describe(),
+                                difference=_first_difference(out, want), hint=tr(hint)))
 
 
 def copy_weights(source, target):
@@ -214,13 +226,14 @@ def copy_weights(source, target):
     else:
         theirs = {k: list(v.shape) for k, v in dst.items()}
         ours = {k: list(v.shape) for k, v in src.items()}
-        raise NotYet(f"your module's parameters {theirs} do not match the course's {ours}: "
-                     f"keep __init__ as the skeleton gives it")
+        raise NotYet(tr("your module's parameters {theirs} do not match the course's {ours}: "
+                        "keep __init__ as the skeleton gives it", theirs=theirs, ours=ours))
     with torch.no_grad():
         for a, b in pairs:
             if src[a].shape != dst[b].shape:
-                raise NotYet(f"your {b} has shape {list(dst[b].shape)}, the course's "
-                             f"{a} has {list(src[a].shape)}")
+                raise NotYet(tr("your {name} has shape {shape}, the course's {ours} has "
+                                "{our_shape}", name=b, shape=list(dst[b].shape), ours=a,
+                                our_shape=list(src[a].shape)))
             dst[b].copy_(src[a])
 
 
@@ -238,14 +251,15 @@ def check_module(answer, *, name, build, reference, cases, mistakes=(), success,
     """Check the learner's nn.Module class `answer` against the course's class
     `reference`: ``build(cls)`` makes an instance of either; the course's is
     built (and its weights randomized) first, then copied into theirs."""
+    name = tr(name)  # a class name stays as it is; "model" is a word to translate
     if no_answer_yet(answer):
         return Verdict(False)
     if isinstance(answer, nn.Module):
-        return report(False, "", f"pass the class itself ({type(answer).__name__}), not an "
-                      f"instance of it: the check builds it.")
+        return report(False, "", tr("pass the class itself ({kind}), not an instance of it: "
+                                    "the check builds it.", kind=type(answer).__name__))
     if not inspect.isclass(answer) or not issubclass(answer, nn.Module):
-        return report(False, "", f"pass your {name} class (a subclass of nn.Module), got "
-                      f"{type(answer).__name__}.")
+        return report(False, "", tr("pass your {name} class (a subclass of nn.Module), got "
+                                    "{kind}.", name=name, kind=type(answer).__name__))
     torch.manual_seed(seed)
     ours = build(reference)
     if randomize:
@@ -254,20 +268,23 @@ def check_module(answer, *, name, build, reference, cases, mistakes=(), success,
         torch.manual_seed(seed)
         theirs = build(answer)
     except NotImplementedError as err:
-        return report(False, "", f"building your {name} raised NotImplementedError ({err}): "
-                      f"fill in the TODOs in __init__.")
+        return report(False, "", tr("building your {name} raised NotImplementedError "
+                                    "({error}): fill in the TODOs in __init__.", name=name,
+                                    error=err))
     except Exception as err:
-        return report(False, "", f"building your {name} failed: {describe_exception(err)}.")
+        return report(False, "", tr("building your {name} failed: {error}.", name=name,
+                                    error=describe_exception(err)))
     if not isinstance(theirs, nn.Module):
-        return report(False, "", f"{name}(...) did not build an nn.Module; did __init__ "
-                      f"call super().__init__()?")
+        return report(False, "", tr("{name}(...) did not build an nn.Module; did __init__ "
+                                    "call super().__init__()?", name=name))
     try:
         copy_weights(ours, theirs)
     except NotYet as not_yet:
         return report(False, "", str(not_yet))
     except Exception as err:
-        return report(False, "", f"could not give your {name} the course's weights: "
-                      f"{describe_exception(err)}; keep __init__ as the skeleton gives it.")
+        return report(False, "", tr("could not give your {name} the course's weights: "
+                                    "{error}; keep __init__ as the skeleton gives it.",
+                                    name=name, error=describe_exception(err)))
     return compare_outputs(theirs, ours, ours, cases, mistakes, name=name, hint=hint,
                            success=success, atol=atol, rtol=rtol, modules=(ours, theirs))
 
@@ -279,7 +296,7 @@ def check_function(answer, *, name, reference, cases, mistakes=(), success, hint
     if no_answer_yet(answer):
         return Verdict(False)
     if inspect.isclass(answer) or not callable(answer):
-        return report(False, "", f"pass your function {name} itself (without calling it), "
-                      f"got {type(answer).__name__}.")
+        return report(False, "", tr("pass your function {name} itself (without calling it), "
+                                    "got {kind}.", name=name, kind=type(answer).__name__))
     return compare_outputs(answer, reference, context, cases, mistakes, name=name, hint=hint,
                            success=success, atol=atol, rtol=rtol, modules=modules)

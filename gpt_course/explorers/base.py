@@ -11,6 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
+from ..language import cjk_font, get_language, tr
+
 # The fonts matplotlib ships, so the static picture looks the same everywhere.
 _FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
@@ -31,7 +33,7 @@ class Explorer(widgets.VBox):
     """
 
     def __init__(self, title, controls, setup, update, figsize=(8, 3.2), dpi=80):
-        self.title = title
+        self.title = tr(title)  # English as written; shown in the language set
         self.controls = dict(controls)
         self._update_artists = update
         self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
@@ -115,9 +117,7 @@ class Explorer(widgets.VBox):
             "RGBA", self._canvas.get_width_height(), self._canvas.buffer_rgba()
         ).convert("RGB")
         width = figure.width
-        title_font = ImageFont.truetype(str(_FONTS / "DejaVuSans-Bold.ttf"), 14)
-        note_font = ImageFont.truetype(str(_FONTS / "DejaVuSans.ttf"), 12)
-        mono_font = ImageFont.truetype(str(_FONTS / "DejaVuSansMono.ttf"), 13)
+        title_font, note_font, mono_font = _static_fonts()
         pad = 8
         text_width = width - 2 * pad
         header = [(line, title_font, "#111111") for line in _wrap(self.title, title_font, text_width)]
@@ -150,7 +150,7 @@ class Explorer(widgets.VBox):
     def static_note(self):
         """The line that tells a static reader what they are looking at."""
         settings = ", ".join(f"{name}={_fmt(value)}" for name, value in self.values.items())
-        return f"interactive in JupyterLab; shown at {settings}"
+        return tr("interactive in JupyterLab; shown at {settings}", settings=settings)
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -167,6 +167,18 @@ class Explorer(widgets.VBox):
             + (f"\n{self.readout_text}" if self.readout_text else "")
         )
         return bundle
+
+
+def _static_fonts():
+    """Title, note and readout fonts of the static picture: matplotlib's own
+    DejaVu fonts, or a Chinese font when the course speaks Chinese and the
+    machine has one (see gpt_course.language.cjk_font)."""
+    if get_language() == "zh" and cjk_font():
+        return (ImageFont.truetype(cjk_font(), 14), ImageFont.truetype(cjk_font(), 12),
+                ImageFont.truetype(cjk_font(mono=True), 13))
+    return (ImageFont.truetype(str(_FONTS / "DejaVuSans-Bold.ttf"), 14),
+            ImageFont.truetype(str(_FONTS / "DejaVuSans.ttf"), 12),
+            ImageFont.truetype(str(_FONTS / "DejaVuSansMono.ttf"), 13))
 
 
 def fixed_subplots(fig, nrows, ncols, **margins):

@@ -1,10 +1,11 @@
 """Every notebook, run in JupyterLab in a real browser (headless chromium).
 
-For each notebooks/*.ipynb: open it in a fresh JupyterLab workspace, check it
+For each notebooks/*.ipynb and notebooks/zh/*.ipynb: open it in a fresh JupyterLab workspace, check it
 opens cleanly, clear its outputs, run all cells, then check that every code
 cell ran in order with no error, that every explorer (ipywidgets) rendered as a
 live widget, and that moving one of its sliders changes its figure. A
-full-notebook screenshot goes to artifacts/screenshots/<notebook>.png, with a
+full-notebook screenshot goes to artifacts/screenshots/<notebook>.png (zh_<notebook>.png
+for the Chinese edition), with a
 small JSON summary next to it.
 
 Skipped (loudly) when chromium or the playwright package is missing:
@@ -39,7 +40,10 @@ if _missing_reason():
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+# The English notebooks and the Chinese edition (zh/02_layer_norm.ipynb, ...).
+NOTEBOOKS = [p.relative_to(REPO / "notebooks").as_posix()
+             for p in sorted((REPO / "notebooks").glob("*.ipynb"))
+             + sorted((REPO / "notebooks" / "zh").glob("*.ipynb"))]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # A widget output: JupyterLab sets no data-mime-type on it; the widget renderer
@@ -281,7 +285,7 @@ def _move_sliders(page, widget):
 def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
     page = lab_page
     path = f"notebooks/{name}"
-    stem = Path(name).stem
+    stem = name.removesuffix(".ipynb").replace("/", "_")  # zh/02_x -> zh_02_x
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     summary = {"notebook": name}
     start = time.perf_counter()
