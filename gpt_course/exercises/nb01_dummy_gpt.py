@@ -1,5 +1,6 @@
 """Exercise checks for notebook 01 (the dummy GPT skeleton)."""
 
+from ..language import tr
 from .base import NotYet, answer_check, as_int, as_ints
 
 VOCAB_SIZE, CONTEXT_LENGTH, EMB_DIM = 50257, 1024, 768  # GPT_CONFIG_124M
@@ -16,8 +17,8 @@ DUMMY_PARAMETERS = TOKEN_EMBEDDING + POSITION_EMBEDDING + OUTPUT_HEAD  # 77,981,
 def check_logits_shape(shape):
     """Exercise 1: the logits shape for a batch of 3 texts of 6 tokens each."""
     if len(shape) != 3:
-        raise NotYet(f"you gave {len(shape)} numbers; the logits have three dimensions: "
-                     "[batch, seq_len, vocab_size].")
+        raise NotYet(tr("you gave {n} numbers; the logits have three dimensions: "
+                        "[batch, seq_len, vocab_size].", n=len(shape)))
     if shape == (3, 6, EMB_DIM):
         raise NotYet("768 is emb_dim, the width inside the model; the output head turns each "
                      "768-number vector into one score per vocabulary entry.")

@@ -6,6 +6,7 @@ import math
 import torch
 
 from ..book.nb03_gelu import GELU, gelu_exact
+from ..language import tr
 from .base import NotYet, Verdict, answer_check, as_float, no_answer_yet
 from .code_check import Case, Mistake, check_function, check_module
 
@@ -56,11 +57,11 @@ def check_steepest_descent(value):
         raise NotYet("compute GELU's gradient on a fine grid (derivative(GELU(), xs) of "
                      "section 6, with more points) and take the x where it is smallest "
                      "(argmin); give that x.")
-    return (f"GELU's gradient is most negative at x = {x_tanh:.2f}, where it is "
-            f"{g_tanh:.3f}. For the exact GELU the second derivative is "
-            "phi(x) * (2 - x**2), zero at x = -sqrt(2) = -1.414. Moving right, the gradient "
-            "falls until there, then climbs: through 0 at GELU's minimum (-0.75), 0.5 at 0, "
-            "and about 1.13 at +sqrt(2).")
+    return tr("GELU's gradient is most negative at x = {x:.2f}, where it is {gradient:.3f}. "
+              "For the exact GELU the second derivative is phi(x) * (2 - x**2), zero at "
+              "x = -sqrt(2) = -1.414. Moving right, the gradient falls until there, then "
+              "climbs: through 0 at GELU's minimum (-0.75), 0.5 at 0, and about 1.13 at "
+              "+sqrt(2).", x=x_tanh, gradient=g_tanh)
 
 
 GRADIENT_POINT = -2.5
@@ -76,12 +77,13 @@ def check_gelu_gradient(value):
     point = torch.tensor([GRADIENT_POINT], dtype=torch.float64)
     values = [float(GELU()(point)[0]), float(gelu_exact(point)[0])]
     if _near(value, target, 1e-4):
-        return (f"GELU'(-2.5) = {target:.4f}: small and negative, but not zero, so a unit "
-                "with a negative input still gets a learning signal (ReLU's gradient there "
-                "is exactly 0).")
+        return tr("GELU'(-2.5) = {gradient:.4f}: small and negative, but not zero, so a unit "
+                  "with a negative input still gets a learning signal (ReLU's gradient there "
+                  "is exactly 0).", gradient=target)
     if _near(value, exact, 1e-4):
-        raise NotYet(f"{exact:.4f} is the gradient of the exact GELU (erf); the question asks "
-                     "for the course's GELU, the tanh approximation: use GELU()(x).")
+        raise NotYet(tr("{gradient:.4f} is the gradient of the exact GELU (erf); the question "
+                        "asks for the course's GELU, the tanh approximation: use GELU()(x).",
+                        gradient=exact))
     if value == 0:
         raise NotYet("0 is ReLU's gradient for every negative x; GELU's is not 0.")
     if any(_near(value, v, 1e-4) for v in values):

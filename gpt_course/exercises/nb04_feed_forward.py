@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from ..book.nb03_gelu import GELU, gelu_exact
 from ..book.nb04_feed_forward import FeedForward
+from ..language import tr
 from .base import NotYet, answer_check, as_int, report
 from .code_check import Case, Mistake, check_module, copy_weights
 
@@ -28,8 +29,8 @@ def check_medium_feed_forward(total):
     """Exercise 1: parameters of one feed forward network of GPT-2 medium (emb_dim 1024)."""
     d, hidden = MEDIUM_EMB_DIM, 4 * MEDIUM_EMB_DIM
     if total == 2 * d * hidden:
-        raise NotYet("close: that is the two weight matrices only; add the two bias vectors "
-                     f"({hidden:,} and {d:,}).")
+        raise NotYet(tr("close: that is the two weight matrices only; add the two bias "
+                        "vectors ({hidden:,} and {d:,}).", hidden=hidden, d=d))
     if total == d * hidden + hidden:
         raise NotYet("that is the first Linear (1024 -> 4096) only; add the second one, "
                      "4096 -> 1024, with its bias.")
@@ -43,9 +44,9 @@ def check_medium_feed_forward(total):
     if total != feed_forward_parameters(d):
         raise NotYet("a Linear from n_in to n_out features has n_out * n_in weights and n_out "
                      "biases; add up both Linears of 1024 -> 4096 -> 1024.")
-    return (f"{total:,} parameters: 1024 x 4096 + 4096 + 4096 x 1024 + 1024. The count grows "
-            "with emb_dim squared (8d^2 + 5d), so a 1.33x wider model has a 1.78x larger "
-            "feed forward network.")
+    return tr("{total:,} parameters: 1024 x 4096 + 4096 + 4096 x 1024 + 1024. The count "
+              "grows with emb_dim squared (8d^2 + 5d), so a 1.33x wider model has a 1.78x "
+              "larger feed forward network.", total=total)
 
 
 @answer_check(as_int, "give one whole number (an int, or a one-element tensor)")
@@ -53,8 +54,9 @@ def check_all_blocks_xl(total):
     """Exercise 2: feed forward parameters in all 48 blocks of GPT-2 XL (emb_dim 1600)."""
     one = feed_forward_parameters(XL_EMB_DIM)
     if total == one:
-        raise NotYet(f"{one:,} is one block's feed forward network; GPT-2 XL has "
-                     f"n_layers = {XL_LAYERS} blocks, each with its own.")
+        raise NotYet(tr("{one:,} is one block's feed forward network; GPT-2 XL has "
+                        "n_layers = {n_layers} blocks, each with its own.", one=one,
+                        n_layers=XL_LAYERS))
     if total == 12 * one:
         raise NotYet("GPT-2 XL has 48 blocks, not 12 (12 is GPT-2 small's n_layers).")
     if total == XL_LAYERS * 2 * XL_EMB_DIM * 4 * XL_EMB_DIM:
@@ -65,8 +67,8 @@ def check_all_blocks_xl(total):
     if total != XL_LAYERS * one:
         raise NotYet("count one feed forward network with emb_dim = 1600 (1600 -> 6400 -> "
                      "1600, weights and biases), then multiply by the 48 blocks.")
-    return (f"{total:,} parameters: 48 x {one:,}. The feed forward networks hold most of "
-            "GPT-2 XL's weights; notebook 07 counts the rest.")
+    return tr("{total:,} parameters: 48 x {one:,}. The feed forward networks hold most of "
+              "GPT-2 XL's weights; notebook 07 counts the rest.", total=total, one=one)
 
 
 # ---------------------------------------------------------------- your turn
@@ -129,30 +131,31 @@ def _diagnose_structure(ours, theirs):
     biases = all(m.bias is not None for m in linears)
     want = [(d, 4 * d), (4 * d, d)]
     if not linears:
-        return ("your FeedForward has no nn.Linear layers: __init__ should build "
-                "self.layers = nn.Sequential(nn.Linear(...), GELU(), nn.Linear(...)).")
+        return tr("your FeedForward has no nn.Linear layers: __init__ should build "
+                  "self.layers = nn.Sequential(nn.Linear(...), GELU(), nn.Linear(...)).")
     if len(linears) != 2:
-        return (f"your FeedForward has {len(linears)} Linear layers; it has two: "
-                "emb_dim -> 4 * emb_dim, then 4 * emb_dim -> emb_dim.")
+        return tr("your FeedForward has {count} Linear layers; it has two: "
+                  "emb_dim -> 4 * emb_dim, then 4 * emb_dim -> emb_dim.", count=len(linears))
     if sorted(pairs) == sorted(want) and pairs != want and biases:
-        return ("the check gives your module the course's weights in order: create the "
-                "Linear emb_dim -> 4 * emb_dim before the Linear back to emb_dim.")
+        return tr("the check gives your module the course's weights in order: create the "
+                  "Linear emb_dim -> 4 * emb_dim before the Linear back to emb_dim.")
     (d_in, hidden), (hidden_in, d_out) = pairs
     if (d_in, d_out) != (d, d):
-        return (f"your Linears take {d_in} features and give {d_out}, but the check builds "
-                f"FeedForward({CONFIG}): take the width from cfg['emb_dim'] rather than a "
-                "fixed number like 768.")
+        return tr("your Linears take {d_in} features and give {d_out}, but the check builds "
+                  "FeedForward({config}): take the width from cfg['emb_dim'] rather than a "
+                  "fixed number like 768.", d_in=d_in, d_out=d_out, config=CONFIG)
     if hidden == hidden_in != 4 * d:
-        return (f"the wrong expansion: your hidden layer has {hidden} units for emb_dim "
-                f"{d}; the feed forward widens each vector 4 times, to 4 * cfg['emb_dim'] = "
-                f"{4 * d}.")
+        return tr("the wrong expansion: your hidden layer has {hidden} units for emb_dim "
+                  "{d}; the feed forward widens each vector 4 times, to 4 * cfg['emb_dim'] = "
+                  "{wide}.", hidden=hidden, d=d, wide=4 * d)
     if pairs == want and not biases:
-        return ("your Linears have no bias: GPT-2's feed forward has one in each "
-                "(W x + b); leave nn.Linear's default bias=True.")
+        return tr("your Linears have no bias: GPT-2's feed forward has one in each "
+                  "(W x + b); leave nn.Linear's default bias=True.")
     theirs_shapes = {k: list(v.shape) for k, v in theirs.state_dict().items()}
     ours_shapes = {k: list(v.shape) for k, v in ours.state_dict().items()}
-    return (f"your parameters {theirs_shapes} do not line up with the course's {ours_shapes}: "
-            "build nn.Linear(emb_dim, 4 * emb_dim), GELU(), nn.Linear(4 * emb_dim, emb_dim).")
+    return tr("your parameters {theirs} do not line up with the course's {ours}: build "
+              "nn.Linear(emb_dim, 4 * emb_dim), GELU(), nn.Linear(4 * emb_dim, emb_dim).",
+              theirs=theirs_shapes, ours=ours_shapes)
 
 
 def _feed_forward_cases():

@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 
 from ..book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
+from ..language import tr
 from .base import NotYet, answer_check, as_float, report
 from .code_check import Case, Mistake, check_module, copy_weights
 
@@ -47,9 +48,10 @@ def check_sigmoid_ratio(ratio):
                      "activation=nn.Sigmoid) twice, with and without shortcuts, each right "
                      "after torch.manual_seed(123); divide layers.0.0.weight's gradient with "
                      "shortcuts by the one without.")
-    return (f"about {target:,.0f} x: without shortcuts the sigmoid network's first layer gets "
-            f"only {without:.2g} (the sigmoid's derivative is at most 0.25, so each layer back "
-            f"multiplies the error by a small factor), with shortcuts {with_sc:.2g}.")
+    return tr("about {ratio:,.0f} x: without shortcuts the sigmoid network's first layer gets "
+              "only {without:.2g} (the sigmoid's derivative is at most 0.25, so each layer back "
+              "multiplies the error by a small factor), with shortcuts {with_sc:.2g}.",
+              ratio=target, without=without, with_sc=with_sc)
 
 
 @answer_check(as_float, "give one number (a float, or a one-element tensor)")
@@ -66,8 +68,8 @@ def check_relu_first_layer(grad):
         raise NotYet("build ExampleDeepNeuralNetwork(layer_sizes, use_shortcut=True, "
                      "activation=nn.ReLU) right after torch.manual_seed(123) and read "
                      "layers.0.0.weight from layer_gradients.")
-    return (f"{target:.4f}: with shortcuts the first layer keeps a healthy gradient with "
-            "ReLU too.")
+    return tr("{grad:.4f}: with shortcuts the first layer keeps a healthy gradient with "
+              "ReLU too.", grad=target)
 
 
 # ---------------------------------------------------------------- your turn
@@ -87,7 +89,7 @@ CONFIGS = [
 
 def _describe(index):
     sizes, shortcut = CONFIGS[index]
-    return f"layer_sizes {sizes}, use_shortcut={shortcut}"
+    return tr("layer_sizes {sizes}, use_shortcut={shortcut}", sizes=sizes, shortcut=shortcut)
 
 
 class Networks(nn.Module):
@@ -200,16 +202,19 @@ def _shape_hint(answer):
 def _shortcut_cases():
     gen = torch.Generator().manual_seed(5)
 
-    def case(index, *shape, note=""):
+    def case(index, *shape, note=None):
         x = torch.randn(*shape, CONFIGS[index][0][0], generator=gen)
-        return Case((x, index), note=f"{_describe(index)}{note}")
+        return Case((x, index), note=note or _describe(index))
 
     return [
-        Case((torch.tensor(SAMPLE_INPUT), 0), note=f"{_describe(0)}, the book's input"),
+        Case((torch.tensor(SAMPLE_INPUT), 0),
+             note=tr("{network}, the book's input", network=_describe(0))),
         case(0, 4),
         case(1, 2),
-        case(2, 3, note=": the width changes in the middle"),
-        case(3, 2, 3, note=": every layer keeps the width, the last one too"),
+        case(2, 3, note=tr("{network}: the width changes in the middle",
+                           network=_describe(2))),
+        case(3, 2, 3, note=tr("{network}: every layer keeps the width, the last one too",
+                              network=_describe(3))),
     ]
 
 

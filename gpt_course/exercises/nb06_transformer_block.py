@@ -7,6 +7,7 @@ import torch
 from ..book.nb06_attention import MultiHeadAttention
 from ..book.nb06_transformer_block import TransformerBlock
 from ..config import GPT_CONFIG_124M
+from ..language import tr
 from .base import NotYet, answer_check, as_int, as_ints, report
 from .code_check import Case, Mistake, check_module, in_eval, in_training
 
@@ -37,20 +38,21 @@ def check_block_parameters(values):
         raise NotYet("the two numbers are swapped: attention first, then feed forward.")
     hints = []
     if att == 3 * 768 * 768:
-        hints.append("attention also has the output projection out_proj (768 x 768 + bias)")
+        hints.append(tr("attention also has the output projection out_proj (768 x 768 + bias)"))
     elif att == ATTENTION_PARAMS + 3 * 768:
-        hints.append("qkv_bias is False in GPT_CONFIG_124M: W_query, W_key, W_value have no bias")
+        hints.append(tr("qkv_bias is False in GPT_CONFIG_124M: W_query, W_key, W_value "
+                        "have no bias"))
     elif att == 4 * 768 * 768:
-        hints.append("out_proj does have a bias (768 numbers)")
+        hints.append(tr("out_proj does have a bias (768 numbers)"))
     elif att != ATTENTION_PARAMS:
-        hints.append("for attention, count block.att.parameters()")
+        hints.append(tr("for attention, count block.att.parameters()"))
     if ff == 2 * 768 * 3072:
-        hints.append("the feed forward's two Linear layers have biases (3072 and 768)")
+        hints.append(tr("the feed forward's two Linear layers have biases (3072 and 768)"))
     elif ff != FEED_FORWARD_PARAMS:
-        hints.append("for feed forward, count block.ff.parameters()")
+        hints.append(tr("for feed forward, count block.ff.parameters()"))
     if hints:
-        raise NotYet("; ".join(hints) + ". sum(p.numel() for p in module.parameters()) "
-                     "counts a module's parameters.")
+        raise NotYet(tr("{hints}. sum(p.numel() for p in module.parameters()) counts a "
+                        "module's parameters.", hints=tr("; ").join(hints)))
     return ("Attention: 3 x 768 x 768 (query, key, value, no bias) + 768 x 768 + 768 "
             "(out_proj) = 2,360,064. Feed forward: 768 x 3072 + 3072 + 3072 x 768 + 768 "
             "= 4,722,432, twice the attention.")

@@ -10,6 +10,7 @@ import torch.nn as nn
 
 from ..book.nb07_gpt_model import GPTModel
 from ..config import GPT_CONFIG_124M, OPTIONAL_DROPOUT_KEYS, REQUIRED_KEYS
+from ..language import tr
 from .base import (
     NotYet, Verdict, answer_check, as_float, as_int, describe_exception, no_answer_yet, report,
 )
@@ -47,27 +48,27 @@ def read_gpt2_sizes(answer):
     given = {}
     for key, value in answer.items():
         if not isinstance(key, str):
-            raise NotYet(f"the keys are model names like 'gpt2-medium', got {key!r}")
+            raise NotYet(tr("the keys are model names like 'gpt2-medium', got {key!r}", key=key))
         size = _size_key(key)
         if size is None:
             continue  # e.g. gpt2-small: allowed, not checked
         if size in given:
-            raise NotYet(f"two entries for gpt2-{size}; give one")
+            raise NotYet(tr("two entries for gpt2-{size}; give one", size=size))
         pair = value if isinstance(value, (tuple, list)) else None
         if pair is None or len(pair) != 2:
-            raise NotYet(f"the value for {key!r} should be a pair (params, mb)")
+            raise NotYet(tr("the value for {key!r} should be a pair (params, mb)", key=key))
         params, mb = as_int(pair[0]), as_float(pair[1])
         if params is None:
-            raise NotYet(f"{key!r}: the parameter count should be one whole number, got "
-                         f"{pair[0]!r:.60}")
+            raise NotYet(tr("{key!r}: the parameter count should be one whole number, got "
+                            "{value!r:.60}", key=key, value=pair[0]))
         if mb is None:
-            raise NotYet(f"{key!r}: the memory should be one finite number of MB, got "
-                         f"{pair[1]!r:.60}")
+            raise NotYet(tr("{key!r}: the memory should be one finite number of MB, got "
+                            "{value!r:.60}", key=key, value=pair[1]))
         given[size] = (params, mb)
     missing = [size for size in GPT2_SIZES if size not in given]
     if missing:
-        raise NotYet(f"no entry for {', '.join('gpt2-' + m for m in missing)}; "
-                     "the keys of GPT2_CONFIGS work")
+        raise NotYet(tr("no entry for {missing}; the keys of GPT2_CONFIGS work",
+                        missing=", ".join("gpt2-" + m for m in missing)))
     return given
 
 
@@ -78,19 +79,22 @@ def check_gpt2_sizes(given):
     for size, (params, mb) in given.items():
         want_params, want_mb = GPT2_SIZES[size]
         if params == TIED_SIZES[size]:
-            raise NotYet(f"gpt2-{size}: {params:,} is the weight-tied count; the book counts "
-                         "the output head separately, as in the 163,009,536 of GPT-2 small.")
+            raise NotYet(tr("gpt2-{size}: {params:,} is the weight-tied count; the book counts "
+                            "the output head separately, as in the 163,009,536 of GPT-2 small.",
+                            size=size, params=params))
         if params != want_params:
-            raise NotYet(f"gpt2-{size}: {params:,} parameters is not right; build the config "
-                         "on the meta device and count its parameters.")
+            raise NotYet(tr("gpt2-{size}: {params:,} parameters is not right; build the config "
+                            "on the meta device and count its parameters.",
+                            size=size, params=params))
         if abs(mb - want_params * 4 / 1e6) <= 0.01:
-            raise NotYet(f"gpt2-{size}: {mb:.2f} is in SI megabytes (10**6 bytes); the book "
-                         "divides the bytes by 1024**2 (MiB).")
+            raise NotYet(tr("gpt2-{size}: {mb:.2f} is in SI megabytes (10**6 bytes); the book "
+                            "divides the bytes by 1024**2 (MiB).", size=size, mb=mb))
         if abs(mb - want_params * 2 / 1024**2) <= 0.01:
-            raise NotYet(f"gpt2-{size}: {mb:.2f} MB is 2 bytes per parameter; float32 takes 4.")
+            raise NotYet(tr("gpt2-{size}: {mb:.2f} MB is 2 bytes per parameter; float32 takes 4.",
+                            size=size, mb=mb))
         if abs(mb - want_mb) > 0.011:
-            raise NotYet(f"gpt2-{size}: {mb:.2f} MB is not right; memory is params x 4 bytes "
-                         "(float32), divided by 1024**2.")
+            raise NotYet(tr("gpt2-{size}: {mb:.2f} MB is not right; memory is params x 4 bytes "
+                            "(float32), divided by 1024**2.", size=size, mb=mb))
     return ("medium 406,212,608 / 1549.58 MB, large 838,220,800 / 3197.56 MB, xl "
             "1,637,792,000 / 6247.68 MB: width and depth grow, and memory grows with the "
             "parameters.")
@@ -226,36 +230,39 @@ _PROBE_SIZES = {"vocab_size": 24, "context_length": 16, "emb_dim": 12, "n_heads"
 def _read_separate_config(config):
     """The three rates from the learner's config; raises NotYet on any problem."""
     if not isinstance(config, dict):
-        raise NotYet(f"the first argument is your config, a dict like GPT_CONFIG_124M with "
-                     f"three dropout keys; got {type(config).__name__}")
+        raise NotYet(tr("the first argument is your config, a dict like GPT_CONFIG_124M with "
+                        "three dropout keys; got {type}", type=type(config).__name__))
     if not all(isinstance(key, str) for key in config):
         raise NotYet("the config's keys are strings like 'drop_rate_emb'")
     allowed = set(REQUIRED_KEYS) | set(OPTIONAL_DROPOUT_KEYS)
     unknown = sorted(set(config) - allowed)
     if unknown:
-        raise NotYet(f"your config has key(s) {unknown} that no model reads; the three "
-                     f"dropout keys are {list(DROPOUT_RATES)}")
+        raise NotYet(tr("your config has key(s) {unknown} that no model reads; the three "
+                        "dropout keys are {keys}", unknown=unknown, keys=list(DROPOUT_RATES)))
     missing = [key for key in DROPOUT_RATES if key not in config]
     if missing:
-        raise NotYet(f"your config has no {', '.join(repr(k) for k in missing)}: add one key "
-                     f"per dropout place, {DROPOUT_RATES}")
+        raise NotYet(tr("your config has no {missing}: add one key per dropout place, {rates}",
+                        missing=", ".join(repr(k) for k in missing), rates=DROPOUT_RATES))
     for key, value in GPT_CONFIG_124M.items():
         if key != "drop_rate" and (key not in config or type(config[key]) is not type(value)
                                    or config[key] != value):
-            raise NotYet(f"keep the other keys of GPT_CONFIG_124M: config[{key!r}] should be "
-                         f"{value!r}; start from {{**GPT_CONFIG_124M, ...}}")
+            raise NotYet(tr("keep the other keys of GPT_CONFIG_124M: config[{key!r}] should be "
+                            "{value!r}; start from {{**GPT_CONFIG_124M, ...}}",
+                            key=key, value=value))
     rates = {key: as_float(config[key]) for key in DROPOUT_RATES}
     for key, rate in rates.items():
         if rate is None or not 0 <= rate < 1:
-            raise NotYet(f"config[{key!r}] should be a dropout probability like "
-                         f"{DROPOUT_RATES[key]}, got {config[key]!r:.60}")
+            raise NotYet(tr("config[{key!r}] should be a dropout probability like "
+                            "{rate}, got {value!r:.60}",
+                            key=key, rate=DROPOUT_RATES[key], value=config[key]))
     if rates != DROPOUT_RATES:
         if sorted(rates.values()) == sorted(DROPOUT_RATES.values()):
-            raise NotYet(f"the rates are in the wrong places: the exercise asks for "
-                         f"{DROPOUT_RATES}")
+            raise NotYet(tr("the rates are in the wrong places: the exercise asks for "
+                            "{rates}", rates=DROPOUT_RATES))
         key = next(k for k in DROPOUT_RATES if rates[k] != DROPOUT_RATES[k])
-        raise NotYet(f"config[{key!r}] is {rates[key]}; the exercise asks for "
-                     f"{DROPOUT_RATES[key]} on {_PLACES[key]}")
+        raise NotYet(tr("config[{key!r}] is {given}; the exercise asks for {rate} on {place}",
+                        key=key, given=rates[key], rate=DROPOUT_RATES[key],
+                        place=tr(_PLACES[key])))
     return rates
 
 
@@ -265,8 +272,8 @@ def _dropout_p(module, path):
     for name in path.split("."):
         found = getattr(found, name, None)
     if not isinstance(found, nn.Dropout):
-        raise NotYet(f"your model has no nn.Dropout at {path}: keep the book's names "
-                     f"(drop_emb, trf_blocks, att.dropout, drop_shortcut)")
+        raise NotYet(tr("your model has no nn.Dropout at {path}: keep the book's names "
+                        "(drop_emb, trf_blocks, att.dropout, drop_shortcut)", path=path))
     return found.p
 
 
@@ -278,9 +285,9 @@ def _check_rates(model):
         if p == DROPOUT_RATES[key]:
             return
         other = by_rate.get(p)
-        said = f", the rate of {other!r}" if other else ""
-        raise NotYet(f"{where} has p = {p}{said}; it should read cfg[{key!r}] "
-                     f"({DROPOUT_RATES[key]})")
+        said = tr(", the rate of {other!r}", other=other) if other else ""
+        raise NotYet(tr("{where} has p = {p}{said}; it should read cfg[{key!r}] ({rate})",
+                        where=where, p=p, said=said, key=key, rate=DROPOUT_RATES[key]))
 
     judge("drop_emb", _dropout_p(model, "drop_emb"), "drop_rate_emb")
     blocks = getattr(model, "trf_blocks", None)
@@ -314,11 +321,11 @@ def check_separate_dropout(config, model_class=None):
             raise NotYet("pass your model class too: check_separate_dropout(your_config, "
                          "YourModel)")
         if isinstance(model_class, nn.Module):
-            raise NotYet(f"pass the class itself ({type(model_class).__name__}), not a model "
-                         f"built from it: the check builds it from your config")
+            raise NotYet(tr("pass the class itself ({type}), not a model built from it: the "
+                            "check builds it from your config", type=type(model_class).__name__))
         if not inspect.isclass(model_class) or not issubclass(model_class, nn.Module):
-            raise NotYet(f"the second argument is your model class (an nn.Module), got "
-                         f"{type(model_class).__name__}")
+            raise NotYet(tr("the second argument is your model class (an nn.Module), got "
+                            "{type}", type=type(model_class).__name__))
         if model_class is GPTModel:
             raise NotYet("that is the course's GPTModel, which already reads these keys; the "
                          "exercise is to write the model that does")
@@ -331,18 +338,19 @@ def check_separate_dropout(config, model_class=None):
                 raise NotYet("your model still reads cfg['drop_rate']; with a rate per place "
                              "it reads 'drop_rate_emb', 'drop_rate_attn' and "
                              "'drop_rate_shortcut' instead") from None
-            raise NotYet(f"building your model from your config raised "
-                         f"{describe_exception(err)}") from None
+            raise NotYet(tr("building your model from your config raised {error}",
+                            error=describe_exception(err))) from None
         except NotYet:
             raise
         except Exception as err:
-            raise NotYet(f"building your model from your config raised "
-                         f"{describe_exception(err)}") from None
+            raise NotYet(tr("building your model from your config raised {error}",
+                            error=describe_exception(err))) from None
         _check_rates(model)
     except NotYet as not_yet:
         return report(False, "", str(not_yet))
     except Exception as err:  # a teacher never crashes: say what happened
-        return report(False, "", f"checking your answer raised {describe_exception(err)}")
+        return report(False, "", tr("checking your answer raised {error}",
+                                    error=describe_exception(err)))
     reference_config = {**probe, "drop_rate": 0.5}  # 0.5: used nowhere, the three keys win
     return check_module(
         model_class, name="model", reference=GPTModel,

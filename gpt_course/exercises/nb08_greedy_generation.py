@@ -8,6 +8,7 @@ import torch
 
 from ..book.nb07_gpt_model import GPTModel
 from ..book.nb08_generation import generate_text_simple
+from ..language import tr
 from .base import NotYet, answer_check, as_id_list, as_int, describe_exception, report
 from .code_check import Case, Mistake, check_function
 
@@ -40,8 +41,9 @@ def check_positions_processed(total):
     8 calls, for a 4-token prompt with context_size=6."""
     uncropped = sum(PROMPT_TOKENS + step for step in range(NEW_TOKENS))
     if total == uncropped:
-        raise NotYet(f"that is {uncropped}, the sum without cropping (4 + 5 + ... + 11); "
-                     f"from the third step on the crop keeps only the last 6 tokens.")
+        raise NotYet(tr("that is {uncropped}, the sum without cropping (4 + 5 + ... + 11); "
+                        "from the third step on the crop keeps only the last 6 tokens.",
+                        uncropped=uncropped))
     if total == NEW_TOKENS:
         raise NotYet("the model runs once per new token, but each run processes every "
                      "position of idx_cond, not only the last one.")
@@ -52,9 +54,10 @@ def check_positions_processed(total):
     if total != sum(SEEN):
         raise NotYet("write down how many tokens idx_cond holds at each of the 8 steps (the "
                      "prompt grows by one each step, the crop keeps at most 6) and add them up.")
-    return (f"{' + '.join(map(str, SEEN))} = {sum(SEEN)} positions for 8 new tokens, though "
-            f"only the last position's logits are used each time. Notebook 09's KV cache "
-            f"keeps what earlier steps computed instead of recomputing it.")
+    return tr("{terms} = {total} positions for 8 new tokens, though only the last position's "
+              "logits are used each time. Notebook 09's KV cache keeps what earlier steps "
+              "computed instead of recomputing it.",
+              terms=" + ".join(map(str, SEEN)), total=sum(SEEN))
 
 
 # ---------------------------------------------------------------- your turn
@@ -82,7 +85,8 @@ def generation_cases(model):
 
     def case(batch, n_prompt, new, context_size, what):
         idx = torch.randint(0, TINY_CFG["vocab_size"], (batch, n_prompt), generator=gen)
-        note = f"{what}: {n_prompt} prompt tokens, {new} new, context_size {context_size}"
+        note = tr("{what}: {n_prompt} prompt tokens, {new} new, context_size {context_size}",
+                  what=tr(what), n_prompt=n_prompt, new=new, context_size=context_size)
         return Case((model, idx, new, context_size), note=note)
 
     return [

@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from ..book.nb06_attention import MultiHeadAttention
 from ..config import GPT_CONFIG_124M
+from ..language import tr
 from .base import (
     NotYet, Verdict, answer_check, as_int, as_ints, describe_exception, no_answer_yet, report,
 )
@@ -55,12 +56,17 @@ def check_positions(pair):
             "= 9 with the cache (the 6th new token is never fed back).")
 
 
-GREEDY_WORDS = ("greedy", "argmax", "arg max", "generate_text_simple", "most likely",
-                "most probable", "highest probability", "highest logit", "largest logit",
-                "deterministic")
-# Words that turn an answer around ("not greedy", "the opposite of greedy").
+# What names greedy decoding, as patterns searched in the answer (English, or
+# Chinese: the Chinese edition asks in Chinese).
+GREEDY = re.compile(r"greedy|arg ?max|generate_text_simple|most (likely|probable)|"
+                    r"highest (probability|logit)|largest logit|deterministic|"
+                    r"贪婪|贪心|最可能|概率最大|最大概率|可能性最大|确定性")
+# Words that turn an answer around ("not greedy", "the opposite of greedy"; 不是贪婪).
 NEGATION = re.compile(r"\b(not|no|never|non|nor|neither|without|opposite|unlike|anything but|"
-                      r"far from|ungreedy)\b|n't")
+                      r"far from|ungreedy)\b|n't|"
+                      r"不是|并非|而非|非贪|不贪|不再|相反|不同于")
+# The other end, temperature -> infinity.
+UNIFORM = re.compile(r"uniform|random|均匀|随机")
 
 
 def _text(answer):
@@ -70,13 +76,13 @@ def _text(answer):
 @answer_check(_text, "answer with a word or a short phrase, as a string")
 def check_greedy_limit(text):
     """Exercise 2: temperature -> 0 (or top_k=1) turns sampling into what?"""
-    names_greedy = any(word in text for word in GREEDY_WORDS)
+    names_greedy = bool(GREEDY.search(text))
     if names_greedy and NEGATION.search(text):
         raise NotYet("your answer says what it is not: name what sampling becomes, in a word "
                      "or two, without 'not' or 'no'.")
-    if ("uniform" in text or "random" in text) and names_greedy:
+    if UNIFORM.search(text) and names_greedy:
         raise NotYet("your answer names both ends: give one, what sampling becomes.")
-    if "uniform" in text or "random" in text:
+    if UNIFORM.search(text):
         raise NotYet("a uniform, random draw is the other end, temperature -> infinity. A small "
                      "temperature divides the logits by a tiny number: the largest one dominates "
                      "the softmax.")
@@ -120,9 +126,10 @@ def check_cache_size(numbers):
     if numbers != CACHE_NUMBERS:
         raise NotYet("per layer the cache holds keys and values, each [batch, num_heads, tokens, "
                      "head_dim]: multiply it out for 12 layers, 1024 tokens, 12 x 64.")
-    return (f"2 (keys and values) x 12 layers x 1024 tokens x 768 = {CACHE_NUMBERS:,} numbers, "
-            f"{CACHE_NUMBERS * 4 / 1e6:.1f} MB in float32: about an eighth of the model's "
-            f"weights, and it grows with the batch size.")
+    return tr("2 (keys and values) x 12 layers x 1024 tokens x 768 = {numbers:,} numbers, "
+              "{megabytes:.1f} MB in float32: about an eighth of the model's weights, and it "
+              "grows with the batch size.", numbers=CACHE_NUMBERS,
+              megabytes=CACHE_NUMBERS * 4 / 1e6)
 
 
 # ---------------------------------------------------------------- your turn
@@ -148,14 +155,14 @@ def _attention(seed=0):
 def _cache_cases():
     gen = torch.Generator().manual_seed(9)
     feeds = (
-        (1, (1, 1, 1, 1, 1), "one token at a time"),
-        (2, (3, 1, 1, 1, 1), "3 tokens, then one at a time"),
-        (2, (4, 3, 2), "4 tokens, then 3, then 2"),
-        (3, (6,), "all 6 tokens in one call"),
-        (1, (5, 1, 4, 1, 5), "5 tokens, then 1, 4, 1 and 5"),
+        (1, (1, 1, 1, 1, 1), "fed one token at a time"),
+        (2, (3, 1, 1, 1, 1), "fed 3 tokens, then one at a time"),
+        (2, (4, 3, 2), "fed 4 tokens, then 3, then 2"),
+        (3, (6,), "fed all 6 tokens in one call"),
+        (1, (5, 1, 4, 1, 5), "fed 5 tokens, then 1, 4, 1 and 5"),
     )
-    return [Case((torch.randn(batch, sum(chunks), _D, generator=gen), chunks), note=f"fed {how}")
-            for batch, chunks, how in feeds]
+    return [Case((torch.randn(batch, sum(chunks), _D, generator=gen), chunks), note=note)
+            for batch, chunks, note in feeds]
 
 
 def _cached_attention(att, x, chunks, *, append=True, values_from="values", mask="offset",
@@ -232,8 +239,8 @@ ATTENTION_WITH_CACHE_MISTAKES = [
 def _build(cls, att):
     module = cls(att)
     if not isinstance(module, nn.Module):
-        raise NotYet(f"{cls.__name__}(att) did not build an nn.Module; did __init__ call "
-                     f"super().__init__()?")
+        raise NotYet(tr("{cls}(att) did not build an nn.Module; did __init__ call "
+                        "super().__init__()?", cls=cls.__name__))
     return module.eval()
 
 
@@ -253,7 +260,8 @@ def _cache_problem(module, batch, start, num_new, where, err):
     """Why a call after the first raised, told from the shapes of the
     learner's cache_k and cache_v (the names the skeleton gives them)."""
     if not isinstance(err, RuntimeError):  # not torch complaining about shapes
-        return f"your {ATTENTION_NAME} raised {describe_exception(err)} on {where}."
+        return tr("your {name} raised {error} on {where}.", name=tr(ATTENTION_NAME),
+                  error=describe_exception(err), where=where)
     end = start + num_new
     want = [batch, _HEADS, end, _D // _HEADS]
     shapes = {name: getattr(module, name, None) for name in ("cache_k", "cache_v")}
@@ -262,31 +270,36 @@ def _cache_problem(module, batch, start, num_new, where, err):
     for name, shape in shapes.items():
         grown = [d for d in range(4) if d != 2 and shape[d] != want[d]]
         if grown and shape[2] != end:
-            return (f"self.{name} has shape {shape} after {where}: it grew along dimension "
-                    f"{grown[0]}, not along the tokens. Append along dim=2 ([batch, num_heads, "
-                    f"tokens, head_dim]), so it holds {want}.")
+            return tr("self.{name} has shape {shape} after {where}: it grew along dimension "
+                      "{dim}, not along the tokens. Append along dim=2 ([batch, num_heads, "
+                      "tokens, head_dim]), so it holds {want}.",
+                      name=name, shape=shape, where=where, dim=grown[0], want=want)
     right = {name: shape == want for name, shape in shapes.items()}
     if right.get("cache_k") and not right.get("cache_v", True):
-        return (f"the keys are appended but the values are not (self.cache_v has shape "
-                f"{shapes['cache_v']} after {where}, expected {want}): append both, and weight "
-                f"all the cached values. ({describe_exception(err)})")
+        return tr("the keys are appended but the values are not (self.cache_v has shape "
+                  "{shape} after {where}, expected {want}): append both, and weight all the "
+                  "cached values. ({error})", shape=shapes["cache_v"], where=where, want=want,
+                  error=describe_exception(err))
     if right.get("cache_v") and not right.get("cache_k", True):
-        return (f"the values are appended but the keys are not (self.cache_k has shape "
-                f"{shapes['cache_k']} after {where}, expected {want}): append both, and score "
-                f"the new queries against all the cached keys. ({describe_exception(err)})")
+        return tr("the values are appended but the keys are not (self.cache_k has shape "
+                  "{shape} after {where}, expected {want}): append both, and score the new "
+                  "queries against all the cached keys. ({error})", shape=shapes["cache_k"],
+                  where=where, want=want, error=describe_exception(err))
     if shapes and all(shape[2] < end for shape in shapes.values()):
         held = ", ".join(f"self.{name} {shape}" for name, shape in shapes.items())
-        return (f"the cache does not grow: after {where} it holds {held}, expected {want} "
-                f"each. Append the new keys and values with torch.cat(..., dim=2) and store "
-                f"the result back in self.cache_k and self.cache_v. ({describe_exception(err)})")
+        return tr("the cache does not grow: after {where} it holds {held}, expected {want} "
+                  "each. Append the new keys and values with torch.cat(..., dim=2) and store "
+                  "the result back in self.cache_k and self.cache_v. ({error})",
+                  where=where, held=held, want=want, error=describe_exception(err))
     if num_new > 1 and start > 0:
-        return (f"your {ATTENTION_NAME} raised {describe_exception(err)} on {where}. Several new "
-                f"tokens after a prefix: is the mask sliced for them? Their rows of the causal "
-                f"mask are self.mask[start:start + num_new, :start + num_new].")
-    return (f"your {ATTENTION_NAME} works on its first call but raised "
-            f"{describe_exception(err)} on {where}: once the cache holds tokens, the scores "
-            f"cover all of them, so use the whole cache (self.cache_k, self.cache_v), not only "
-            f"the new keys and values.")
+        return tr("your {name} raised {error} on {where}. Several new tokens after a prefix: "
+                  "is the mask sliced for them? Their rows of the causal mask are "
+                  "self.mask[start:start + num_new, :start + num_new].",
+                  name=tr(ATTENTION_NAME), error=describe_exception(err), where=where)
+    return tr("your {name} works on its first call but raised {error} on {where}: once the "
+              "cache holds tokens, the scores cover all of them, so use the whole cache "
+              "(self.cache_k, self.cache_v), not only the new keys and values.",
+              name=tr(ATTENTION_NAME), error=describe_exception(err), where=where)
 
 
 def _call_by_call(cls, att, case):
@@ -298,38 +311,45 @@ def _call_by_call(cls, att, case):
     except NotYet as not_yet:
         return str(not_yet)
     except NotImplementedError as err:
-        return (f"building your {ATTENTION_NAME} raised NotImplementedError ({err}): keep "
-                f"__init__ as the skeleton gives it.")
+        return tr("building your {name} raised NotImplementedError ({err}): keep __init__ as "
+                  "the skeleton gives it.", name=tr(ATTENTION_NAME), err=err)
     except Exception as err:
-        return (f"building your {ATTENTION_NAME} as {cls.__name__}(att) failed: "
-                f"{describe_exception(err)}; keep __init__ as the skeleton gives it.")
+        return tr("building your {name} as {cls}(att) failed: {error}; keep __init__ as the "
+                  "skeleton gives it.", name=tr(ATTENTION_NAME), cls=cls.__name__,
+                  error=describe_exception(err))
     start = 0
     for call, num_new in enumerate(chunks, 1):
-        where = (f"call {call} of {len(chunks)} ({num_new} new token{'s' * (num_new > 1)}, "
-                 f"{start} already cached; input {list(x.shape)} {case.note})")
+        where = tr("call {call} of {calls} ({num_new} new tokens, {start} already cached; "
+                   "input {shape} {note})" if num_new > 1 else
+                   "call {call} of {calls} ({num_new} new token, {start} already cached; "
+                   "input {shape} {note})", call=call, calls=len(chunks), num_new=num_new,
+                   start=start, shape=list(x.shape), note=tr(case.note))
         try:
             with torch.no_grad():
                 out = module(x[:, start:start + num_new])
         except NotImplementedError as err:
-            return not_written_yet(ATTENTION_NAME, err)
+            return not_written_yet(tr(ATTENTION_NAME), err)
         except Exception as err:
             if start == 0:
-                return f"your {ATTENTION_NAME} raised {describe_exception(err)} on {where}."
+                return tr("your {name} raised {error} on {where}.", name=tr(ATTENTION_NAME),
+                          error=describe_exception(err), where=where)
             return _cache_problem(module, batch, start, num_new, where, err)
         if isinstance(out, tuple) and len(out) == 1:
             out = out[0]
         if not isinstance(out, torch.Tensor):
-            return (f"on {where} your forward returned {type(out).__name__}, not a tensor "
-                    f"(does it end with `return self.out_proj(...)`?)")
+            return tr("on {where} your forward returned {type}, not a tensor (does it end "
+                      "with `return self.out_proj(...)`?)", where=where, type=type(out).__name__)
         want = [batch, num_new, _D]
         if list(out.shape) == [batch, start + num_new, _D] and start > 0:
-            return (f"on {where} your output has shape {list(out.shape)}: a row for every "
-                    f"cached token. Return only the new tokens' rows, {want}: the queries are "
-                    f"the new tokens' only.")
+            return tr("on {where} your output has shape {shape}: a row for every cached token. "
+                      "Return only the new tokens' rows, {want}: the queries are the new "
+                      "tokens' only.", where=where, shape=list(out.shape), want=want)
         if list(out.shape) != want:
-            return f"on {where} your output has shape {list(out.shape)}, expected {want}."
+            return tr("on {where} your output has shape {shape}, expected {want}.",
+                      where=where, shape=list(out.shape), want=want)
         if not out.is_floating_point():
-            return f"on {where} your output has dtype {out.dtype}, expected floating point."
+            return tr("on {where} your output has dtype {dtype}, expected floating point.",
+                      where=where, dtype=out.dtype)
         start += num_new
     return None
 
@@ -342,12 +362,14 @@ def check_attention_with_cache(answer):
     if no_answer_yet(answer):
         return Verdict(False)
     if isinstance(answer, nn.Module):
-        return report(False, "", f"pass the class itself ({type(answer).__name__}), not an "
-                      f"instance of it: the check builds it from an attention layer.")
+        return report(False, "", tr("pass the class itself ({cls}), not an instance of it: "
+                                    "the check builds it from an attention layer.",
+                                    cls=type(answer).__name__))
     if not isinstance(answer, type) or not issubclass(answer, nn.Module):
-        got = (f"the class {answer.__name__}, which is not one" if isinstance(answer, type)
-               else type(answer).__name__)
-        return report(False, "", f"pass your class (a subclass of nn.Module), got {got}.")
+        got = (tr("the class {cls}, which is not one", cls=answer.__name__)
+               if isinstance(answer, type) else type(answer).__name__)
+        return report(False, "", tr("pass your class (a subclass of nn.Module), got {got}.",
+                                    got=got))
     att = _attention()
     cases = _cache_cases()
     for case in cases:
@@ -356,7 +378,7 @@ def check_attention_with_cache(answer):
             return report(False, "", problem)
     return compare_outputs(
         lambda x, chunks: _feed(answer, att, x, chunks), lambda x, chunks: att(x), att,
-        cases, ATTENTION_WITH_CACHE_MISTAKES, name=ATTENTION_NAME, modules=(att,),
+        cases, ATTENTION_WITH_CACHE_MISTAKES, name=tr(ATTENTION_NAME), modules=(att,),
         success="fed one token at a time, a prompt then single tokens, and chunks of several "
                 "tokens after a prefix, your outputs are the course's MultiHeadAttention on the "
                 "whole sequence: keys and values appended along the tokens, the new queries "

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..book.nb07_gpt_model import GPTModel
+from ..language import tr
 from .base import (
     NotYet, Verdict, answer_check, as_float, as_id_list, describe_exception, no_answer_yet, report,
 )
@@ -54,9 +55,9 @@ def check_loss_to_probability(p):
     if abs(p - want) > 0.002:
         raise NotYet("the loss is the mean of -ln p; if every p is the same, -ln p = 1.05: "
                      "solve for p.")
-    return (f"p = e^(-1.05) = {want:.3f}: the trained model gives the true next token about a "
-            f"third of its probability (on its training text), against 1/2071 = 0.0005 for "
-            f"random guessing.")
+    return tr("p = e^(-1.05) = {want:.3f}: the trained model gives the true next token about a "
+              "third of its probability (on its training text), against 1/2071 = 0.0005 for "
+              "random guessing.", want=want)
 
 
 # ---------------------------------------------------------------- your turn
@@ -92,10 +93,10 @@ def _step(model, optimizer, input_batch, target_batch, *, zero_grad=True, backwa
     pairs = {
         "flat": lambda: (logits.flatten(0, 1), y.flatten()),
         "unflattened": lambda: (logits, y),
-        "targets transposed": lambda: (logits.flatten(0, 1), y.T.flatten()),
-        "logits transposed": lambda: (logits.transpose(0, 1).flatten(0, 1), y.flatten()),
-        "input as target": lambda: (logits.flatten(0, 1), x.flatten()),
-        "shifted again": lambda: (logits[:, :-1].flatten(0, 1), y[:, 1:].flatten()),
+        "targets_transposed": lambda: (logits.flatten(0, 1), y.T.flatten()),
+        "logits_transposed": lambda: (logits.transpose(0, 1).flatten(0, 1), y.flatten()),
+        "input_as_target": lambda: (logits.flatten(0, 1), x.flatten()),
+        "shifted_again": lambda: (logits[:, :-1].flatten(0, 1), y[:, 1:].flatten()),
     }
     loss = F.cross_entropy(*pairs[pairing](), reduction=reduction)
     if backward:
@@ -133,14 +134,14 @@ TRAIN_STEP_MISTAKES = [
      _mistake(pairing="unflattened")),
     ("your logits and targets are flattened in different orders, so positions are paired with "
      "other positions' targets: flatten both the same way, logits.flatten(0, 1) and "
-     "target_batch.flatten().", _mistake(pairing="targets transposed")),
+     "target_batch.flatten().", _mistake(pairing="targets_transposed")),
     ("your logits and targets are flattened in different orders, so positions are paired with "
      "other positions' targets: flatten both the same way, logits.flatten(0, 1) and "
-     "target_batch.flatten().", _mistake(pairing="logits transposed")),
+     "target_batch.flatten().", _mistake(pairing="logits_transposed")),
     ("the loss compares the logits with the input; the targets are target_batch, the input "
-     "shifted by one token.", _mistake(pairing="input as target")),
+     "shifted by one token.", _mistake(pairing="input_as_target")),
     ("target_batch is already shifted by one token (the dataset did it): use it as it is, "
-     "every position against the target at the same position.", _mistake(pairing="shifted again")),
+     "every position against the target at the same position.", _mistake(pairing="shifted_again")),
     ("cross_entropy applies the softmax itself: give it the raw logits, not probabilities.",
      _mistake(softmax=True)),
 ]
@@ -162,15 +163,18 @@ class _Problem(Exception):
 def _read_loss(out, step):
     if isinstance(out, torch.Tensor):
         if out.numel() != 1:
-            raise _Problem(f"at step {step} your train_step returned a tensor of shape "
-                           f"{list(out.shape)}; return the loss, one number (the mean)")
+            raise _Problem(tr("at step {step} your train_step returned a tensor of shape "
+                              "{shape}; return the loss, one number (the mean)",
+                              step=step, shape=list(out.shape)))
         out = out.detach()
     loss = as_float(out)
     if loss is None:
         if isinstance(out, (float, torch.Tensor)):
-            raise _Problem(f"at step {step} your loss is {float(out)}: the loss is a finite number")
-        raise _Problem(f"at step {step} your train_step returned {type(out).__name__}, not the "
-                       f"loss (does it end with `return loss`?)")
+            raise _Problem(tr("at step {step} your loss is {loss}: the loss is a finite number",
+                              step=step, loss=float(out)))
+        raise _Problem(tr("at step {step} your train_step returned {kind}, not the "
+                          "loss (does it end with `return loss`?)",
+                          step=step, kind=type(out).__name__))
     return loss
 
 
@@ -229,12 +233,14 @@ def _difference(theirs, ours):
     names = [name for name, _ in GPTModel(TRAIN_CFG).named_parameters()]
     for step, (a, b) in enumerate(zip(theirs, ours), start=1):
         if not math.isclose(a.loss, b.loss, rel_tol=1e-4, abs_tol=1e-5):
-            return f"at step {step} your loss is {a.loss:.5g}, the course's {b.loss:.5g}"
+            return tr("at step {step} your loss is {theirs:.5g}, the course's {ours:.5g}",
+                      step=step, theirs=a.loss, ours=b.loss)
         for name, u, v in zip(names, a.weights, b.weights):
             if not torch.allclose(u, v, rtol=1e-4, atol=1e-5, equal_nan=True):
-                return (f"the losses agree up to step {step}, but after it your {name} differs "
-                        f"from the course's by up to {float((u - v).abs().max()):.3g}")
-    return "your run differs from the course's"
+                return tr("the losses agree up to step {step}, but after it your {name} differs "
+                          "from the course's by up to {difference:.3g}",
+                          step=step, name=name, difference=float((u - v).abs().max()))
+    return tr("your run differs from the course's")
 
 
 def check_train_step(answer):
@@ -244,8 +250,8 @@ def check_train_step(answer):
     if no_answer_yet(answer):
         return Verdict(False)
     if inspect.isclass(answer) or not callable(answer):
-        return report(False, "", f"pass your function train_step itself (without calling it), "
-                      f"got {type(answer).__name__}.")
+        return report(False, "", tr("pass your function train_step itself (without calling "
+                                    "it), got {kind}.", kind=type(answer).__name__))
     with torch.random.fork_rng(devices=[]):  # the learner's random state stays as it was
         ours = train_with(train_step_reference)
         try:
@@ -253,7 +259,7 @@ def check_train_step(answer):
         except NotImplementedError as err:
             return report(False, "", not_written_yet("train_step", err))
         except _Problem as problem:
-            return report(False, "", f"{problem}.")
+            return report(False, "", tr("{problem}.", problem=problem))
         except Exception as err:
             theirs = describe_exception(err)
         if not isinstance(theirs, str) and all(_close(a, b) for a, b in zip(theirs, ours)):
@@ -265,8 +271,9 @@ def check_train_step(answer):
             if _same_run(theirs, _run_mistake(mistake)):
                 return report(False, "", hint)
         if isinstance(theirs, str):
-            return report(False, "", f"your train_step raised {theirs}.")
-        return report(False, "", f"{_difference(theirs, ours)}. One step: "
-                      f"optimizer.zero_grad(), the loss (cross-entropy of "
-                      f"logits.flatten(0, 1) against target_batch.flatten()), loss.backward(), "
-                      f"optimizer.step(), return the loss.")
+            return report(False, "", tr("your train_step raised {error}.", error=theirs))
+        return report(False, "", tr("{difference}. One step: optimizer.zero_grad(), the loss "
+                                    "(cross-entropy of logits.flatten(0, 1) against "
+                                    "target_batch.flatten()), loss.backward(), "
+                                    "optimizer.step(), return the loss.",
+                                    difference=_difference(theirs, ours)))

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..book.nb02_layer_norm import LayerNorm
+from ..language import tr
 from .base import Explorer, log_slider, slider
 
 X_LIMIT = 15.0  # |values| shown; the slider ranges keep every point inside
@@ -42,25 +43,25 @@ def layer_norm_explorer(input_scale=2.5, input_shift=3.0, eps=1e-5, gamma=1.0, b
     jitter = rng.uniform(0.15, 0.85, size=dim)  # fixed vertical spread of the points
 
     controls = {
-        "input_scale": log_slider("input scale", input_scale, -2, 0.6, ".2f"),
-        "input_shift": slider("input shift", input_shift, -4.0, 4.0, 0.1),
+        "input_scale": log_slider(tr("input scale"), input_scale, -2, 0.6, ".2f"),
+        "input_shift": slider(tr("input shift"), input_shift, -4.0, 4.0, 0.1),
         "eps": log_slider("eps", eps, -6, 0, ".0e"),
-        "gamma": slider("gamma (scale)", gamma, 0.0, 3.0, 0.05),
-        "beta": slider("beta (shift)", beta, -3.0, 3.0, 0.1),
+        "gamma": slider(tr("gamma (scale)"), gamma, 0.0, 3.0, 0.05),
+        "beta": slider(tr("beta (shift)"), beta, -3.0, 3.0, 0.1),
     }
 
     def setup(fig):
         axes = fig.subplots(2, 1, sharex=True)
         handles = {}
-        for ax, name, color in zip(axes, ("before", "after"), ("tab:blue", "tab:orange")):
+        titles = (tr("{dim} values of one token vector, before LayerNorm", dim=dim),
+                  tr("{dim} values of one token vector, after LayerNorm", dim=dim))
+        for ax, name, color, title in zip(axes, ("before", "after"), ("tab:blue", "tab:orange"),
+                                          titles):
             ax.set_xlim(-X_LIMIT, X_LIMIT)
             ax.set_ylim(0, 1)
             ax.set_yticks([])
             ax.axvline(0, color="0.8", lw=0.8, zorder=0)
-            ax.set_title(
-                f"{dim} values of one token vector, {name} LayerNorm",
-                fontsize=10, loc="left",
-            )
+            ax.set_title(title, fontsize=10, loc="left")
             handles[f"{name}_band"] = ax.axvspan(
                 -1, 1, color=color, alpha=0.15, animated=True, zorder=1,
             )
@@ -71,7 +72,7 @@ def layer_norm_explorer(input_scale=2.5, input_shift=3.0, eps=1e-5, gamma=1.0, b
                 np.zeros(dim), jitter, s=14, color=color, edgecolor="none",
                 alpha=0.8, animated=True, zorder=3,
             )
-        axes[1].set_xlabel("value  (line: mean, band: mean ± 1 standard deviation)")
+        axes[1].set_xlabel(tr("value  (line: mean, band: mean ± 1 standard deviation)"))
         return handles
 
     def update(handles, input_scale, input_shift, eps, gamma, beta):
@@ -81,7 +82,7 @@ def layer_norm_explorer(input_scale=2.5, input_shift=3.0, eps=1e-5, gamma=1.0, b
             norm.scale.fill_(gamma)
             norm.shift.fill_(beta)
             y = norm(x)
-        readout = []
+        stats = {}
         for name, values in (("before", x), ("after", y)):
             mean = values.mean().item()
             var = values.var(unbiased=False).item()
@@ -90,8 +91,11 @@ def layer_norm_explorer(input_scale=2.5, input_shift=3.0, eps=1e-5, gamma=1.0, b
             handles[f"{name}_mean"].set_xdata([mean, mean])
             handles[f"{name}_band"].set_x(mean - std)
             handles[f"{name}_band"].set_width(2 * std)
-            readout.append(f"{name:<6} LayerNorm: mean {_stat(mean):>8}, variance {_stat(var):>8}")
-        return "\n".join(readout)
+            stats[name] = dict(mean=_stat(mean), variance=_stat(var))
+        return "\n".join([
+            tr("before LayerNorm: mean {mean:>8}, variance {variance:>8}", **stats["before"]),
+            tr("after  LayerNorm: mean {mean:>8}, variance {variance:>8}", **stats["after"]),
+        ])
 
     return Explorer("LayerNorm on one token vector", controls, setup, update,
                     figsize=(8, 3.6), dpi=80)

@@ -7,11 +7,14 @@ panel show the slope the gradient stands for. Moving only the probe keeps the
 axis limits, so just the animated markers are redrawn.
 """
 
+import unicodedata
+
 import torch
 import torch.nn as nn
 from matplotlib.ticker import MaxNLocator
 
 from ..book.nb03_gelu import GELU, gelu_exact
+from ..language import tr
 from .base import Explorer, fixed_subplots, slider
 
 # name, function, colour, line style
@@ -39,6 +42,18 @@ def _num(value, digits=4):
     return f"{round(float(value), digits) + 0.0:.{digits}f}"
 
 
+def _shown(name):
+    """A function's name as the legend and the readout show it, in the language
+    set (the names in FUNCTIONS stay the keys of the results)."""
+    return tr("GELU (exact)") if name == "GELU (exact)" else name
+
+
+def _pad(text, width):
+    """`text` padded with spaces to `width` columns of a monospaced font, where
+    a Chinese character takes two columns (str.ljust would count it as one)."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - columns)
+
 
 def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
     """ReLU and GELU side by side with a probe point; returns an Explorer.
@@ -54,8 +69,8 @@ def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
                    "curves": {}, "markers": {}, "tangents": {}}
         for name, _, colour, style in FUNCTIONS:
             handles["curves"][name] = (
-                ax_value.plot([], [], style, color=colour, lw=1.8, label=name)[0],
-                ax_grad.plot([], [], style, color=colour, lw=1.8, label=name)[0],
+                ax_value.plot([], [], style, color=colour, lw=1.8, label=_shown(name))[0],
+                ax_grad.plot([], [], style, color=colour, lw=1.8, label=_shown(name))[0],
             )
             marker = dict(marker="o", color=colour, ms=7, ls="none", animated=True, zorder=5)
             if name == "GELU (exact)":  # hollow, so the tanh marker shows through
@@ -74,8 +89,8 @@ def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
         )
         # A given title height, axis-label place: otherwise matplotlib measures
         # every tick label to place them, half the cost of a full redraw.
-        ax_value.set_title("activation f(x)", y=1.01)
-        ax_grad.set_title("gradient f'(x) (autograd)", y=1.01)
+        ax_value.set_title(tr("activation f(x)"), y=1.01)
+        ax_grad.set_title(tr("gradient f'(x) (autograd)"), y=1.01)
         for ax in (ax_value, ax_grad):
             # A new x range redraws the axes in full; most of that time goes to
             # tick labels and grid lines, so five ticks per axis, not nine.
@@ -118,17 +133,17 @@ def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
                     [probe - half, probe + half], [y - g * half, y + g * half])
         for line in handles["probe_lines"]:
             line.set_xdata([probe, probe])
-        lines = [f"probe x = {_num(probe, 2)}",
+        lines = [tr("probe x = {x}", x=_num(probe, 2)),
                  "{:13s}{:>9s}{:>12s}".format("", "f(x)", "f'(x)")]
         for name, (value, grad) in results.items():
-            lines.append(f"{name:13s}{_num(value[0]):>9s}{_num(grad[0]):>12s}")
+            lines.append(f"{_pad(_shown(name), 13)}{_num(value[0]):>9s}{_num(grad[0]):>12s}")
         if abs(probe) > x_range:
-            lines.append("(the probe lies outside the plotted range)")
+            lines.append(tr("(the probe lies outside the plotted range)"))
         return "\n".join(lines)
 
     controls = {
-        "x_range": slider("x range ±", x_range, 1.0, 8.0, 0.5, readout_format=".1f"),
-        "probe": slider("probe x", probe, -6.0, 6.0, 0.05),
+        "x_range": slider(tr("x range ±"), x_range, 1.0, 8.0, 0.5, readout_format=".1f"),
+        "probe": slider(tr("probe x"), probe, -6.0, 6.0, 0.05),
     }
     # A new range moves the axes, which costs a full redraw (~70 ms here, vs
     # ~20 ms for the probe): redraw once when the slider is released.

@@ -12,6 +12,7 @@ matches the FeedForward class (a test checks it on PyTorch's meta device).
 
 import numpy as np
 
+from ..language import tr
 from .base import Explorer, fixed_subplots, int_slider
 
 MAX_EMB_DIM = 2048
@@ -36,7 +37,7 @@ def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
         ax_shape, ax_params = fixed_subplots(
             fig, 1, 2, left=0.085, right=0.98, bottom=0.15, top=0.9, wspace=0.22,
             width_ratios=[1, 1.15])
-        stages = ["input", "hidden", "output"]
+        stages = [tr("input"), tr("hidden"), tr("output")]
         colours = ["tab:blue", "tab:orange", "tab:blue"]
         bars = ax_shape.barh(stages, [1, 1, 1], left=[0, 0, 0], color=colours,
                              height=0.6, animated=True)
@@ -45,7 +46,7 @@ def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
         ax_shape.set_xlim(-half_width, half_width)
         ax_shape.set_ylim(2.6, -0.6)  # input at the top, output at the bottom
         ax_shape.set_xticks([])
-        ax_shape.set_title("width of each stage (one token)")
+        ax_shape.set_title(tr("width of each stage (one token)"))
         for y, text in ((0.5, "Linear 1 + GELU"), (1.5, "Linear 2")):
             ax_shape.annotate("", xy=(0, y + 0.2), xytext=(0, y - 0.2),
                               arrowprops=dict(arrowstyle="->", color="gray"))
@@ -64,8 +65,8 @@ def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
         ax_params.set_xlim(0, MAX_EMB_DIM)
         ax_params.set_ylim(0, max_params * 1.05)
         ax_params.set_xlabel("emb_dim")
-        ax_params.set_ylabel("parameters per block (millions)")
-        ax_params.set_title("feed forward parameters vs emb_dim")
+        ax_params.set_ylabel(tr("parameters per block (millions)"))
+        ax_params.set_title(tr("feed forward parameters vs emb_dim"))
         ax_params.grid(True, alpha=0.3)
         return {"bars": bars, "labels": labels, "curve": curve, "point": point}
 
@@ -87,15 +88,19 @@ def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
         total = first + second
         handles["point"].set_data([emb_dim], [total / 1e6])
         return "\n".join([
-            f"{emb_dim} -> {hidden:,} -> {emb_dim} (expansion x{factor})",
-            f"Linear 1: {emb_dim} x {hidden:,} weights + {hidden:,} biases = {first:,}",
-            f"Linear 2: {hidden:,} x {emb_dim} weights + {emb_dim} biases = {second:,}",
-            f"per block: {total:,} parameters; x {n_layers} blocks = {total * n_layers:,}",
+            tr("{d} -> {hidden:,} -> {d} (expansion x{factor})",
+               d=emb_dim, hidden=hidden, factor=factor),
+            tr("Linear 1: {d} x {hidden:,} weights + {hidden:,} biases = {count:,}",
+               d=emb_dim, hidden=hidden, count=first),
+            tr("Linear 2: {hidden:,} x {d} weights + {d} biases = {count:,}",
+               d=emb_dim, hidden=hidden, count=second),
+            tr("per block: {total:,} parameters; x {n_layers} blocks = {all:,}",
+               total=total, n_layers=n_layers, all=total * n_layers),
         ])
 
     controls = {
         "emb_dim": int_slider("emb_dim", emb_dim, 64, MAX_EMB_DIM, 64),
-        "factor": int_slider("expansion factor", factor, 1, MAX_FACTOR),
+        "factor": int_slider(tr("expansion factor"), factor, 1, MAX_FACTOR),
         "n_layers": int_slider("n_layers", n_layers, 1, 48),
     }
     return Explorer("Feed forward: width and parameter count", controls, setup, update,

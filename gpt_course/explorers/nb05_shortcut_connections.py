@@ -13,6 +13,7 @@ the product of, the error at the layer's output and the layer's input: the
 notebook's tables of why gradients shrink, and where they do not.
 """
 
+import unicodedata
 from typing import NamedTuple
 
 import ipywidgets as widgets
@@ -24,6 +25,7 @@ from matplotlib.patches import Patch
 from ..book.nb03_gelu import GELU
 from ..book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
 from ..checks import check_bool, check_int
+from ..language import tr
 from .base import Explorer, control_style, fixed_subplots, int_slider
 
 MAX_DEPTH = 12
@@ -102,15 +104,15 @@ def shortcut_explorer(depth=5, activation="GELU", shortcut=False, seed=123):
         ax.set_ylim(*Y_LIMITS)
         ax.set_xlim(0.4, MAX_DEPTH + 0.6)
         ax.set_xticks(list(positions))
-        ax.set_xlabel("layer (1 = closest to the input)")
-        ax.set_ylabel("mean |gradient| of weight")
+        ax.set_xlabel(tr("layer (1 = closest to the input)"))
+        ax.set_ylabel(tr("mean |gradient| of weight"))
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(
             handles=[
-                Patch(color=COLOURS[True], label="with shortcuts"),
-                Patch(color=COLOURS[False], label="without shortcuts"),
+                Patch(color=COLOURS[True], label=tr("with shortcuts")),
+                Patch(color=COLOURS[False], label=tr("without shortcuts")),
                 Line2D([], [], ls="none", marker="D", mfc="none", mec="black",
-                       label="the other setting (shortcuts flipped)"),
+                       label=tr("the other setting (shortcuts flipped)")),
             ],
             loc="upper left", fontsize=8, ncols=3,
         )
@@ -128,18 +130,19 @@ def shortcut_explorer(depth=5, activation="GELU", shortcut=False, seed=123):
                 bar.set_color(COLOURS[shortcut])
         handles["other"].set_data(
             [i + 1 for i, g in enumerate(flipped) if g > 0], [g for g in flipped if g > 0])
-        handles["title"].set_text(
-            f"{activation}, {depth} layers, shortcuts {'on' if shortcut else 'off'}, seed {seed}")
+        title = ("{activation}, {depth} layers, shortcuts on, seed {seed}" if shortcut
+                 else "{activation}, {depth} layers, shortcuts off, seed {seed}")
+        handles["title"].set_text(tr(title, activation=activation, depth=depth, seed=seed))
         return _readout(grads, flipped, shortcut)
 
     controls = {
-        "depth": int_slider("layers", depth, 2, MAX_DEPTH),
+        "depth": int_slider(tr("layers"), depth, 2, MAX_DEPTH),
         "activation": widgets.ToggleButtons(
-            options=list(ACTIVATIONS), value=activation, description="activation",
+            options=list(ACTIVATIONS), value=activation, description=tr("activation"),
             style=control_style(button_width="70px")),
-        "shortcut": widgets.Checkbox(value=shortcut, description="shortcut connections",
+        "shortcut": widgets.Checkbox(value=shortcut, description=tr("shortcut connections"),
                                      style={"description_width": "initial"}),
-        "seed": int_slider("seed", seed, 0, 999),
+        "seed": int_slider(tr("seed"), seed, 0, 999),
     }
     return Explorer("Shortcut connections: gradient per layer", controls, setup, update,
                     figsize=(9, 3.6))
@@ -147,21 +150,40 @@ def shortcut_explorer(depth=5, activation="GELU", shortcut=False, seed=123):
 
 def _readout(grads, flipped, shortcut):
     on, off = (grads, flipped) if shortcut else (flipped, grads)
-    lines = [f"{'layer':<7}{'with shortcuts':>16}{'without':>12}"]
+    lines = [_left(tr("layer"), 7) + _right(tr("with shortcuts"), 16)
+             + _right(tr("without"), 12)]
     for i, (g_on, g_off) in enumerate(zip(on, off)):
         lines.append(f"{i + 1:<7}{g_on:>16.3g}{g_off:>12.3g}")
     if on[0] > 0 and off[0] > 0:
-        lines.append(f"layer 1 gets {_ratio(on[0] / off[0])} x the gradient with shortcuts "
-                     "that it gets without")
-    ratios = [f"{name} {_ratio(values[0] / values[-1])} x" for name, values
-              in (("with shortcuts", on), ("without", off)) if values[-1] > 0]
-    if ratios:
-        lines.append("layer 1 vs the last layer: " + ", ".join(ratios))
+        lines.append(tr("layer 1 gets {ratio} x the gradient with shortcuts that it gets "
+                        "without", ratio=_ratio(on[0] / off[0])))
+    ratio_on = _ratio(on[0] / on[-1]) if on[-1] > 0 else None
+    ratio_off = _ratio(off[0] / off[-1]) if off[-1] > 0 else None
+    if ratio_on and ratio_off:
+        lines.append(tr("layer 1 vs the last layer: with shortcuts {on} x, without {off} x",
+                        on=ratio_on, off=ratio_off))
+    elif ratio_on:
+        lines.append(tr("layer 1 vs the last layer: with shortcuts {on} x", on=ratio_on))
+    elif ratio_off:
+        lines.append(tr("layer 1 vs the last layer: without {off} x", off=ratio_off))
     if max(on) == 0 or max(off) == 0:
-        lines.append("a zero gradient: a ReLU layer outputs only zeros here (a 'dead' "
-                     "unit), so nothing flows back through it")
+        lines.append(tr("a zero gradient: a ReLU layer outputs only zeros here (a 'dead' "
+                        "unit), so nothing flows back through it"))
     return "\n".join(lines)
 
 
 def _ratio(value):
     return f"{value:,.0f}" if value >= 10 else f"{value:.3g}"
+
+
+def _width(text):
+    """Columns `text` takes in a monospaced font: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _left(text, width):
+    return text + " " * max(width - _width(text), 0)
+
+
+def _right(text, width):
+    return " " * max(width - _width(text), 0) + text

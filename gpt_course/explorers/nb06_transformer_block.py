@@ -12,6 +12,7 @@ import torch
 from matplotlib.patches import Rectangle
 
 from ..config import GPT_CONFIG_124M
+from ..language import tr
 from ..book.nb07_gpt_model import GPTModel
 from ..tokenizer import get_tokenizer, text_to_token_ids
 from .base import Explorer, int_slider
@@ -70,8 +71,8 @@ def attention_explorer(text=DEFAULT_TEXT, cfg=None, seed=123):
     labels = [repr(tokenizer.decode([t]))[1:-1] for t in ids[0].tolist()]
 
     controls = {
-        "layer": int_slider("layer (block)", 1, 1, cfg["n_layers"]),
-        "head": int_slider("head", 1, 1, cfg["n_heads"]),
+        "layer": int_slider(tr("layer (block)"), 1, 1, cfg["n_layers"]),
+        "head": int_slider(tr("head"), 1, 1, cfg["n_heads"]),
     }
 
     lower = _lower(n)
@@ -85,11 +86,11 @@ def attention_explorer(text=DEFAULT_TEXT, cfg=None, seed=123):
         ax = fig.add_subplot()
         image = ax.imshow(masked(weights[0, 0]), vmin=0.0, vmax=1.0, cmap="Blues",
                           animated=True)
-        fig.colorbar(image, ax=ax, label="attention weight", shrink=0.9)
+        fig.colorbar(image, ax=ax, label=tr("attention weight"), shrink=0.9)
         ax.set_xticks(range(n), labels, rotation=40, ha="right")
         ax.set_yticks(range(n), labels)
-        ax.set_xlabel("key: the token attended to")
-        ax.set_ylabel("query: the token attending")
+        ax.set_xlabel(tr("key: the token attended to"))
+        ax.set_ylabel(tr("query: the token attending"))
         # Cells above the diagonal are the future: hatched, weight exactly 0.
         for i in range(n):
             for j in range(i + 1, n):
@@ -110,15 +111,19 @@ def attention_explorer(text=DEFAULT_TEXT, cfg=None, seed=123):
         for (i, j), text in handles["texts"].items():
             text.set_text(f"{w[i, j]:.2f}")
             text.set_color("white" if w[i, j] > 0.6 else "black")
-        handles["title"].set_text(f"layer {layer}, head {head}: causal attention weights")
+        handles["title"].set_text(tr("layer {layer}, head {head}: causal attention weights",
+                                     layer=layer, head=head))
         row_error = abs(w.sum(axis=1) - 1.0).max()
         future = w[~lower].max() if n > 1 else 0.0
         focus = int(w[-1].argmax())
         return (
-            f"layer {layer}, head {head}: every row sums to 1 (max |sum - 1| = {row_error:.4f}); "
-            f"largest weight above the diagonal = {future:.4f} (causal mask)\n"
-            f"last token '{labels[-1]}' attends most to '{labels[focus]}' ({w[-1, focus]:.2f}); "
-            f"first token '{labels[0]}' can only attend to itself (1.00)"
+            tr("layer {layer}, head {head}: every row sums to 1 (max |sum - 1| = "
+               "{row_error:.4f}); largest weight above the diagonal = {future:.4f} (causal mask)",
+               layer=layer, head=head, row_error=row_error, future=future)
+            + "\n"
+            + tr("last token '{last}' attends most to '{focus}' ({weight:.2f}); first token "
+                 "'{first}' can only attend to itself (1.00)",
+                 last=labels[-1], focus=labels[focus], weight=w[-1, focus], first=labels[0])
         )
 
     explorer = Explorer(

@@ -13,8 +13,10 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from ..config import GPT2_CONFIGS, GPT_CONFIG_124M
 from ..book.nb07_model_size import MIB, model_size
+from ..language import tr
 from .base import Explorer, int_slider
 
+# English names, also the keys of size_breakdown's "parts"; shown through tr.
 PARTS = ("token + position embeddings", "attention (all blocks)",
          "feed forward (all blocks)", "LayerNorms", "output head")
 _COLORS = ("#4c72b0", "#dd8452", "#55a868", "#8172b3", "#c44e52")
@@ -78,11 +80,11 @@ def model_size_explorer(vocab_size=GPT_CONFIG_124M["vocab_size"],
         ax_parts, ax_line = fig.subplots(2, 1, height_ratios=[3, 1])
         y = np.arange(len(PARTS))[::-1]
         bars = ax_parts.barh(y, [1] * len(PARTS), color=_COLORS, animated=True)
-        ax_parts.set_yticks(y, PARTS)
+        ax_parts.set_yticks(y, [tr(part) for part in PARTS])
         ax_parts.set_xscale("log")
         ax_parts.set_xlim(1e3, 1e10)
         _log_axis(ax_parts.xaxis)
-        ax_parts.set_xlabel("parameters (log scale)")
+        ax_parts.set_xlabel(tr("parameters (log scale)"))
         ax_parts.grid(axis="x", alpha=0.3)
         labels = [ax_parts.text(1, yi, "", va="center", fontsize=8, animated=True) for yi in y]
         message = ax_parts.text(
@@ -96,7 +98,7 @@ def model_size_explorer(vocab_size=GPT_CONFIG_124M["vocab_size"],
         _log_axis(ax_line.xaxis)
         ax_line.set_ylim(0, 1)
         ax_line.set_yticks([])
-        ax_line.set_xlabel("total parameters (untied head), GPT-2 sizes marked")
+        ax_line.set_xlabel(tr("total parameters (untied head), GPT-2 sizes marked"))
         for i, (name, params) in enumerate(presets.items()):
             ax_line.axvline(params, color="0.6", linewidth=1)
             ax_line.text(params, 0.92 - 0.25 * (i % 2), name, fontsize=7, ha="center", va="top",
@@ -110,13 +112,14 @@ def model_size_explorer(vocab_size=GPT_CONFIG_124M["vocab_size"],
             for artist in (*handles["bars"], *handles["labels"], handles["marker"]):
                 artist.set_visible(False)
             handles["message"].set_visible(True)
-            handles["message"].set_text(
-                f"emb_dim {emb_dim} is not divisible by n_heads {n_heads}:\n"
-                f"each head needs emb_dim / n_heads dimensions"
-            )
+            handles["message"].set_text(tr(
+                "emb_dim {emb_dim} is not divisible by n_heads {n_heads}:\n"
+                "each head needs emb_dim / n_heads dimensions", emb_dim=emb_dim, n_heads=n_heads
+            ))
             divisors = [h for h in range(1, 33) if emb_dim % h == 0]
-            return (f"emb_dim = {emb_dim} is not divisible by n_heads = {n_heads}; "
-                    f"n_heads that work: {', '.join(map(str, divisors))}")
+            return tr("emb_dim = {emb_dim} is not divisible by n_heads = {n_heads}; "
+                      "n_heads that work: {divisors}",
+                      emb_dim=emb_dim, n_heads=n_heads, divisors=", ".join(map(str, divisors)))
         handles["message"].set_visible(False)
         size = size_breakdown(vocab_size, context_length, emb_dim, n_heads, n_layers)
         for bar, label, params in zip(handles["bars"], handles["labels"], size["parts"].values()):
@@ -129,11 +132,14 @@ def model_size_explorer(vocab_size=GPT_CONFIG_124M["vocab_size"],
         handles["marker"].set_xdata([size["total_params"]])
         total, tied = size["total_params"], size["tied_params"]
         nearest = min(presets, key=lambda name: abs(np.log(presets[name] / total)))
-        return (
-            f"head_dim = {emb_dim // n_heads}; total {total:,} parameters, "
-            f"{tied:,} with weight tying (nearest GPT-2 size: {nearest})\n"
-            f"memory: float32 {total * 4 / MIB:,.2f} MiB, bfloat16 {total * 2 / MIB:,.2f} MiB "
-            f"(+ causal-mask buffers {size['buffer_bytes'] / MIB:,.2f} MiB)"
+        return tr(
+            "head_dim = {head_dim}; total {total:,} parameters, "
+            "{tied:,} with weight tying (nearest GPT-2 size: {nearest})\n"
+            "memory: float32 {float32:,.2f} MiB, bfloat16 {bfloat16:,.2f} MiB "
+            "(+ causal-mask buffers {buffers:,.2f} MiB)",
+            head_dim=emb_dim // n_heads, total=total, tied=tied, nearest=nearest,
+            float32=total * 4 / MIB, bfloat16=total * 2 / MIB,
+            buffers=size["buffer_bytes"] / MIB,
         )
 
     explorer = Explorer("GPT model size calculator", controls, setup, update, figsize=(8, 4.4))

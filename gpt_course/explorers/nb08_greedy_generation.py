@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..checks import check_gpt_model, check_int
+from ..language import tr
 from ..tokenizer import get_tokenizer, text_to_token_ids
 from .base import Explorer, int_slider
 
@@ -69,7 +70,7 @@ def generation_explorer(model, prompt, max_new_tokens=6, top_k=10):
     # Opens at the last step, where the readout holds the whole text (step 1
     # shows only the prompt): the static view (GitHub, a notebook not yet run)
     # shows this setting.
-    controls = {"step": int_slider("step", max_new_tokens, 1, max_new_tokens)}
+    controls = {"step": int_slider(tr("step"), max_new_tokens, 1, max_new_tokens)}
 
     def setup(fig):
         ax = fig.add_subplot()
@@ -80,15 +81,16 @@ def generation_explorer(model, prompt, max_new_tokens=6, top_k=10):
         ax.set_yticks([])
         ax.axvline(uniform, color="#c44e52", linestyle="--", linewidth=1)
         ax.text(uniform, top_k - 0.45, " 1/vocab_size", color="#c44e52", fontsize=8, va="bottom")
-        ax.set_xlabel("probability of being the next token")
+        ax.set_xlabel(tr("probability of being the next token"))
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 3))
         # One text per bar, left of the axis: the candidate token (text is the
         # costly part of a redraw, so the probabilities are read off the x axis).
         labels = [ax.text(-0.01 * x_max, yi, "", ha="right", va="center", fontsize=9,
                           family="monospace", animated=True) for yi in y]
-        ax.text(0.99, 0.02, "orange: the argmax, the token greedy decoding picks",
+        ax.text(0.99, 0.02, tr("orange: the argmax, the token greedy decoding picks"),
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=8, color="#dd8452")
-        ax.set_title(f"top {top_k} of {vocab_size:,} candidates for the next token", fontsize=10)
+        ax.set_title(tr("top {top_k} of {vocab_size:,} candidates for the next token",
+                        top_k=top_k, vocab_size=vocab_size), fontsize=10)
         return {"bars": bars, "labels": labels}
 
     def update(handles, step):
@@ -104,11 +106,13 @@ def generation_explorer(model, prompt, max_new_tokens=6, top_k=10):
         before = tokenizer.decode(record["context"])
         seen = min(len(record["context"]), context_size)
         return (
-            f"step {step}/{max_new_tokens} (the model sees {seen} tokens): "
-            f"next token {show(record['chosen'])} "
-            f"(id {record['chosen']}), p = {record['chosen_p']:.2e} "
-            f"= {record['chosen_p'] / uniform:.1f} x 1/vocab_size\n"
-            f"text so far: {before!r} + {show(record['chosen'])}"
+            tr("step {step}/{steps} (the model sees {seen} tokens): next token {token} "
+               "(id {id}), p = {p:.2e} = {ratio:.1f} x 1/vocab_size",
+               step=step, steps=max_new_tokens, seen=seen, token=show(record["chosen"]),
+               id=record["chosen"], p=record["chosen_p"], ratio=record["chosen_p"] / uniform)
+            + "\n"
+            + tr("text so far: {before} + {token}", before=repr(before),
+                 token=show(record["chosen"]))
         )
 
     explorer = Explorer("Greedy generation, step by step", controls, setup, update,

@@ -15,6 +15,7 @@ import torch
 
 from ..beyond.nb09_sampling import next_token_distribution
 from ..checks import check_int
+from ..language import tr
 from .base import Explorer, fixed_subplots, int_slider, slider
 
 # The book's chapter 5 example: a hand-made vocabulary and next-token logits
@@ -62,7 +63,7 @@ def sampling_explorer(logits=BOOK_LOGITS, words=BOOK_WORDS, *, n_draws=10, seed=
     check_int("seed", seed, low=0)
 
     controls = {
-        "temperature": slider("temperature", temperature, 0.0, 3.0, 0.05),
+        "temperature": slider(tr("temperature"), temperature, 0.0, 3.0, 0.05),
         "top_k": int_slider("top_k", n, 1, n),
         "top_p": slider("top_p", 1.0, 0.05, 1.0, 0.05),
     }
@@ -75,12 +76,12 @@ def sampling_explorer(logits=BOOK_LOGITS, words=BOOK_WORDS, *, n_draws=10, seed=
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_ylim(0, 1.1)
         ax.set_xticks(x, words, rotation=30 if n > 9 else 0, fontsize=9)
-        ax.set_ylabel("probability")
+        ax.set_ylabel(tr("probability"))
         ax.axhline(1 / n, color="#c44e52", linestyle="--", linewidth=1)
-        ax.text(n - 0.45, 1 / n, "uniform 1/n", color="#c44e52", fontsize=8, ha="right",
+        ax.text(n - 0.45, 1 / n, tr("uniform 1/n"), color="#c44e52", fontsize=8, ha="right",
                 va="bottom")
-        ax.set_title("next-token probabilities (grey: before top-k / top-p remove tokens "
-                     "and the rest is renormalized)", fontsize=9.5)
+        ax.set_title(tr("next-token probabilities (grey: before top-k / top-p remove tokens "
+                        "and the rest is renormalized)"), fontsize=9.5)
         values = [ax.text(xi, 0.0, "", ha="center", va="bottom", fontsize=8, animated=True)
                   for xi in x]
         return {"bars": bars, "ghosts": ghosts, "values": values}
@@ -99,13 +100,16 @@ def sampling_explorer(logits=BOOK_LOGITS, words=BOOK_WORDS, *, n_draws=10, seed=
             filters.append(f"top_k={top_k}")
         if top_p < 1.0:
             filters.append(f"top_p={top_p:g}")
-        mode = "greedy (temperature 0)" if temperature == 0 else f"temperature {temperature:g}"
+        mode = (tr("greedy (temperature 0)") if temperature == 0
+                else tr("temperature {temperature:g}", temperature=temperature))
         drawn = " ".join(words[i] for i in state["draws"])
         return (
-            f"{mode}{', ' + ', '.join(filters) if filters else ''}: "
-            f"{state['kept']} of {n} tokens kept, entropy {state['entropy']:.2f} nats "
-            f"(max ln {n} = {math.log(n):.2f})\n"
-            f"{n_draws} draws, seed {seed}: {drawn}"
+            tr("{mode}{filters}: {kept} of {n} tokens kept, entropy {entropy:.2f} nats "
+               "(max ln {n} = {max_entropy:.2f})", mode=mode,
+               filters=(", " + ", ".join(filters)) if filters else "", kept=state["kept"], n=n,
+               entropy=state["entropy"], max_entropy=math.log(n))
+            + "\n"
+            + tr("{n_draws} draws, seed {seed}: {drawn}", n_draws=n_draws, seed=seed, drawn=drawn)
         )
 
     return Explorer("Sampling: temperature, top-k, top-p", controls, setup, update,

@@ -18,6 +18,7 @@ from matplotlib.patches import Rectangle
 
 from ..beyond.nb11_training import TrainingHistory
 from ..checks import check_int, check_real
+from ..language import tr
 from .base import Explorer, fixed_subplots, int_slider
 
 TEXT_CHARS = 92  # what fits on one line of the figure, in characters
@@ -94,7 +95,7 @@ def training_explorer(history, texts, steps_per_epoch, ln_vocab=None):
     prompt_chars = _prompt_length(texts)
     prompt = texts[0][:prompt_chars]
 
-    controls = {"epoch": int_slider("epoch", num_epochs, 0, num_epochs)}
+    controls = {"epoch": int_slider(tr("epoch"), num_epochs, 0, num_epochs)}
     rows = num_epochs + 1
     curve_height = 0.34  # of the figure; the texts below take the rest
 
@@ -102,20 +103,20 @@ def training_explorer(history, texts, steps_per_epoch, ln_vocab=None):
         ax = fixed_subplots(fig, 1, 1, left=0.09, right=0.98, bottom=1 - curve_height - 0.02,
                             top=0.94)
         steps = range(1, total_steps + 1)
-        ax.plot(steps, history.train_losses, lw=1, color="C0", label="training loss (each step)")
+        ax.plot(steps, history.train_losses, lw=1, color="C0", label=tr("training loss (each step)"))
         ax.plot(history.val_steps, history.val_losses, "o-", color="C3", ms=4,
-                label="validation loss (each epoch)")
+                label=tr("validation loss (each epoch)"))
         if ln_vocab is not None:
-            ax.axhline(ln_vocab, color="gray", ls="--", lw=1, label="random guessing")
+            ax.axhline(ln_vocab, color="gray", ls="--", lw=1, label=tr("random guessing"))
         ax.set_xlim(0, total_steps * 1.02)
         ax.set_ylim(0, top)
         ax.set_xticks([e * steps_per_epoch for e in range(num_epochs + 1)])
         ax.set_xticklabels([str(e) for e in range(num_epochs + 1)], fontsize=8)
-        ax.set_xlabel("epoch", fontsize=8, labelpad=1)
-        ax.set_ylabel("loss", fontsize=9)
+        ax.set_xlabel(tr("epoch"), fontsize=8, labelpad=1)
+        ax.set_ylabel(tr("loss"), fontsize=9)
         ax.tick_params(axis="y", labelsize=8)
         ax.legend(loc="lower left", fontsize=7)
-        ax.set_title("Training and validation loss; the circle marks the chosen epoch",
+        ax.set_title(tr("Training and validation loss; the circle marks the chosen epoch"),
                      fontsize=10)
         line = ax.axvline(0, color="black", lw=1, animated=True)
         (marker,) = ax.plot([], [], "o", ms=9, mfc="none", mec="black", mew=1.5, animated=True)
@@ -123,12 +124,12 @@ def training_explorer(history, texts, steps_per_epoch, ln_vocab=None):
         # Below the curves: what the model wrote after every epoch, one line each.
         text_top = 1 - curve_height - 0.13
         row_height = (text_top - 0.01) / (rows + 0.6)
-        fig.text(0.01, text_top, f"What the model writes after each epoch (greedy, "
-                 f"continuing {prompt!r}):", fontsize=9, weight="bold",
-                 va="center")
+        fig.text(0.01, text_top, tr("What the model writes after each epoch (greedy, "
+                                    "continuing {prompt}):", prompt=repr(prompt)),
+                 fontsize=9, weight="bold", va="center")
         row_y = [text_top - (r + 1) * row_height for r in range(rows)]
         for epoch, y in enumerate(row_y):
-            label = "before" if epoch == 0 else f"epoch {epoch}"
+            label = tr("before") if epoch == 0 else tr("epoch {epoch}", epoch=epoch)
             fig.text(0.01, y, label, fontsize=8, va="center", color="#444444")
             fig.text(0.1, y, _one_line(texts[epoch], prompt_chars), fontsize=8,
                      family="monospace", va="center")
@@ -144,13 +145,15 @@ def training_explorer(history, texts, steps_per_epoch, ln_vocab=None):
         handles["highlight"].set_y(handles["row_y"][epoch] - handles["row_height"] / 2)
         if epoch == 0:
             handles["marker"].set_data([], [])
-            losses = "before training"
+            losses = tr("before training")
         else:
             val = history.val_losses[epoch - 1]
             handles["marker"].set_data([step], [val])
-            losses = (f"training loss {epoch_means[epoch - 1]:.3f} (mean of the epoch), "
-                      f"validation loss {val:.3f}")
-        return f"after epoch {epoch} (step {step}): {losses}\nthe model writes: {texts[epoch]!r}"
+            losses = tr("training loss {train:.3f} (mean of the epoch), validation loss {val:.3f}",
+                        train=epoch_means[epoch - 1], val=val)
+        return (tr("after epoch {epoch} (step {step}): {losses}", epoch=epoch, step=step,
+                   losses=losses)
+                + "\n" + tr("the model writes: {text}", text=repr(texts[epoch])))
 
     explorer = Explorer("Training, epoch by epoch", controls, setup, update,
                         figsize=(8, 2.6 + 0.22 * rows))
