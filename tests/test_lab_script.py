@@ -9,6 +9,7 @@ temporary folder, and is always stopped.
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -166,3 +167,28 @@ def test_lab_script_adds_allow_root_exactly_when_root(tmp_path, uid):
     else:
         assert root_lines == []
     assert re.fullmatch(r"\d+\.\d+\.\d+\S*", result.stdout.strip()), result.stdout
+
+
+@pytest.mark.parametrize("args, opens", [
+    ([], "notebooks/00_start_here.ipynb"),
+    (["zh"], "notebooks/zh/00_start_here.ipynb"),
+    (["zh", "--no-browser"], "notebooks/zh/00_start_here.ipynb"),
+])
+def test_lab_script_opens_the_english_or_the_chinese_edition(tmp_path, args, opens):
+    """`bash scripts/lab.sh zh` opens the Chinese edition; other arguments still
+    go to JupyterLab. Run on a copy whose set-up does nothing and whose
+    `jupyter` prints the arguments it was given."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(LAB, tmp_path / "scripts" / "lab.sh")
+    (tmp_path / "scripts" / "setup.sh").write_text("exit 0\n")
+    jupyter = tmp_path / ".venv" / "bin" / "jupyter"
+    jupyter.parent.mkdir(parents=True)
+    jupyter.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    jupyter.chmod(0o755)
+    result = subprocess.run(["bash", str(tmp_path / "scripts" / "lab.sh"), *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    given = result.stdout.splitlines()
+    assert given[0] == "lab" and given[-1] == opens, given
+    assert "--ServerApp.ip=127.0.0.1" in given and ("--no-browser" in given) == ("--no-browser" in args)
+    assert (REPO / opens).is_file()

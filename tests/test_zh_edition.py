@@ -350,6 +350,7 @@ def test_explorers_draw_chinese_without_missing_glyphs(module, factory):
         explorer.static_png()
     shown = explorer.title + explorer.static_note() + explorer.readout_text
     assert CJK.search(explorer.title), explorer.title
+    assert explorer.title in explorer.children[0].value  # the live widget's header
     missing = sorted({ch for ch in shown if ord(ch) not in glyphs})
     assert not missing, f"{factory}: the font has no glyph for {missing}"
     labels = [t.get_text() for t in explorer.figure.findobj(lambda a: hasattr(a, "get_text"))]

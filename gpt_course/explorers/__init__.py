@@ -13,10 +13,10 @@ to any other ipywidgets control.
 """
 
 from .base import (
-    Explorer, control_layout, control_style, fixed_subplots, int_slider, log_slider, slider,
+    Explorer, control_layout, control_style, fixed_subplots, int_slider, log_slider, pad, slider,
 )
 
 __all__ = [
     "Explorer", "control_layout", "control_style", "fixed_subplots", "int_slider",
-    "log_slider", "slider",
+    "log_slider", "pad", "slider",
 ]

@@ -3,6 +3,7 @@
 import base64
 import html
 import io
+import unicodedata
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -50,7 +51,7 @@ class Explorer(widgets.VBox):
         self.readout_text = ""
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        header = widgets.HTML(f"<b>{html.escape(title)}</b>")
+        header = widgets.HTML(f"<b>{html.escape(self.title)}</b>")
         controls_box = widgets.GridBox(
             list(self.controls.values()),
             layout=widgets.Layout(grid_template_columns="repeat(2, minmax(260px, 1fr))"),
@@ -253,3 +254,12 @@ def int_slider(description, value, min, max, step=1):
         value=value, min=min, max=max, step=step, description=description,
         continuous_update=True, style=control_style(), layout=control_layout(),
     )
+
+
+def pad(text, width, align="<"):
+    """`text` padded with spaces to `width` columns of a monospaced readout,
+    left- ("<") or right-aligned (">"). A Chinese character takes two columns,
+    which str.ljust / format specs would count as one."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    spaces = " " * max(0, width - columns)
+    return text + spaces if align == "<" else spaces + text

@@ -7,7 +7,6 @@ panel show the slope the gradient stands for. Moving only the probe keeps the
 axis limits, so just the animated markers are redrawn.
 """
 
-import unicodedata
 
 import torch
 import torch.nn as nn
@@ -15,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..book.nb03_gelu import GELU, gelu_exact
 from ..language import tr
-from .base import Explorer, fixed_subplots, slider
+from .base import Explorer, fixed_subplots, pad, slider
 
 # name, function, colour, line style
 FUNCTIONS = (
@@ -46,13 +45,6 @@ def _shown(name):
     """A function's name as the legend and the readout show it, in the language
     set (the names in FUNCTIONS stay the keys of the results)."""
     return tr("GELU (exact)") if name == "GELU (exact)" else name
-
-
-def _pad(text, width):
-    """`text` padded with spaces to `width` columns of a monospaced font, where
-    a Chinese character takes two columns (str.ljust would count it as one)."""
-    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return text + " " * max(0, width - columns)
 
 
 def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
@@ -136,7 +128,7 @@ def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
         lines = [tr("probe x = {x}", x=_num(probe, 2)),
                  "{:13s}{:>9s}{:>12s}".format("", "f(x)", "f'(x)")]
         for name, (value, grad) in results.items():
-            lines.append(f"{_pad(_shown(name), 13)}{_num(value[0]):>9s}{_num(grad[0]):>12s}")
+            lines.append(f"{pad(_shown(name), 13)}{_num(value[0]):>9s}{_num(grad[0]):>12s}")
         if abs(probe) > x_range:
             lines.append(tr("(the probe lies outside the plotted range)"))
         return "\n".join(lines)

@@ -13,7 +13,6 @@ the product of, the error at the layer's output and the layer's input: the
 notebook's tables of why gradients shrink, and where they do not.
 """
 
-import unicodedata
 from typing import NamedTuple
 
 import ipywidgets as widgets
@@ -26,7 +25,7 @@ from ..book.nb03_gelu import GELU
 from ..book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
 from ..checks import check_bool, check_int
 from ..language import tr
-from .base import Explorer, control_style, fixed_subplots, int_slider
+from .base import Explorer, control_style, fixed_subplots, int_slider, pad
 
 MAX_DEPTH = 12
 Y_LIMITS = (1e-13, 1e3)  # room at the top for the legend
@@ -150,8 +149,8 @@ def shortcut_explorer(depth=5, activation="GELU", shortcut=False, seed=123):
 
 def _readout(grads, flipped, shortcut):
     on, off = (grads, flipped) if shortcut else (flipped, grads)
-    lines = [_left(tr("layer"), 7) + _right(tr("with shortcuts"), 16)
-             + _right(tr("without"), 12)]
+    lines = [pad(tr("layer"), 7) + pad(tr("with shortcuts"), 16, ">")
+             + pad(tr("without"), 12, ">")]
     for i, (g_on, g_off) in enumerate(zip(on, off)):
         lines.append(f"{i + 1:<7}{g_on:>16.3g}{g_off:>12.3g}")
     if on[0] > 0 and off[0] > 0:
@@ -175,15 +174,3 @@ def _readout(grads, flipped, shortcut):
 def _ratio(value):
     return f"{value:,.0f}" if value >= 10 else f"{value:.3g}"
 
-
-def _width(text):
-    """Columns `text` takes in a monospaced font: Chinese characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _left(text, width):
-    return text + " " * max(width - _width(text), 0)
-
-
-def _right(text, width):
-    return " " * max(width - _width(text), 0) + text

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from gpt_course.language import catalog
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # same default as conftest.py
 SKIP_MARK = "BROWSER TESTS SKIPPED"
@@ -174,6 +176,14 @@ JS_SCROLL_TOP = """
 # As committed (no kernel-side widget models): each explorer output, and what
 # JupyterLab renders for it. It should fall back to the explorer's static
 # picture (image/png: title, settings, figure and readout drawn in).
+# How a stored explorer's text/plain begins its note, in each language
+# ("Title [interactive in JupyterLab; shown at ...]").
+STATIC_NOTES = [
+    "[" + note.split("{settings}")[0].split(";")[0].split("；")[0]
+    for note in ("interactive in JupyterLab; shown at {settings}",
+                 catalog("zh")["interactive in JupyterLab; shown at {settings}"])
+]
+
 JS_STATIC_EXPLORERS = """
 (path) => {
   const panel = window.__findPanel(path);
@@ -184,16 +194,17 @@ JS_STATIC_EXPLORERS = """
     for (let j = 0; j < outputs.length; j++) {
       const data = outputs.get(j).toJSON().data || {};
       const text = [].concat(data['text/plain'] || []).join('');
-      if (!text.includes('[interactive in JupyterLab')) continue;
+      const note = NOTES.find(n => text.includes(n));
+      if (!note) continue;
       const child = cell.outputArea.widgets[j];
       const img = child ? child.node.querySelector('img') : null;
-      found.push({cell: i, output: j, title: text.split(' [interactive')[0],
+      found.push({cell: i, output: j, title: text.split(' ' + note)[0],
                   src: img ? img.src.slice(0, 30) : null});
     }
   });
   return found;
 }
-"""
+""".replace("NOTES", json.dumps(STATIC_NOTES))
 
 
 def _screenshot_output(page, path, where, file):
@@ -225,7 +236,7 @@ def _committed_explorers(notebook_path):
     nb = json.loads(Path(notebook_path).read_text())
     return sum(
         WIDGET_MIME in output.get("data", {})
-        or "[interactive in JupyterLab" in "".join(output.get("data", {}).get("text/plain", ""))
+        or any(note in "".join(output.get("data", {}).get("text/plain", "")) for note in STATIC_NOTES)
         for cell in nb["cells"] if cell["cell_type"] == "code"
         for output in cell.get("outputs", [])
     )
@@ -315,6 +326,10 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
         summary["static_explorers"] = static
         for k, explorer in enumerate(static):
             _screenshot_output(page, path, explorer, SCREENSHOTS / f"{stem}_static_{k}.png")
+        committed = _committed_explorers(lab_server.root / path)
+        assert len(static) == committed, (
+            f"{name}: {committed} explorers are stored in the notebook, {len(static)} were found "
+            f"showing their static picture")
         not_pictures = [e["title"] for e in static if not (e["src"] or "").startswith(
             ("data:image/png", "blob:"))]
         assert not not_pictures, (
