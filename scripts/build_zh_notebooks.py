@@ -3,7 +3,9 @@ translation files (translations/zh/<notebook>.md), then execute them.
 
     .venv/bin/python scripts/build_zh_notebooks.py                  # all twelve
     .venv/bin/python scripts/build_zh_notebooks.py 02_layer_norm    # only these
-    .venv/bin/python scripts/build_zh_notebooks.py --no-execute ... # sources only
+    .venv/bin/python scripts/build_zh_notebooks.py --no-execute ... # sources only: a quick
+        # check of the translations (the notebook is then stored without outputs, which
+        # the tests refuse: build it again without the flag before committing)
     .venv/bin/python scripts/build_zh_notebooks.py --template 02_layer_norm
         # write (or complete) the translation file: a section for every markdown
         # cell not yet translated, holding the English text to replace
