@@ -18,9 +18,6 @@ The Chinese notebooks themselves are re-executed by nbval like the English ones.
 
 import ast
 import importlib
-import io
-import contextlib
-import json
 import re
 import shutil
 import string
