@@ -209,24 +209,31 @@ JS_STATIC_EXPLORERS = """
 
 def _screenshot_output(page, path, where, file):
     """Screenshot one output as it sits in the page. Cells are laid out as they
-    come into view (content-visibility), which moves the target: scroll to it
-    until it stays put, then measure it without scrolling."""
+    come into view (content-visibility): until then a cell has an estimated height
+    and what is inside it measures 0 x 0, and laying it out moves what is below.
+    So scroll to the output until it has a size, lies in the viewport and stays
+    put, then measure it without scrolling. A loaded machine needs more rounds."""
     node = """window.__findPanel(path).content.widgets[cell].outputArea.widgets[output].node"""
     scroll = f"""([path, cell, output]) => {{ {node}.scrollIntoView({{block: 'center'}}); }}"""
     measure = f"""([path, cell, output]) => {{
       const box = {node}.getBoundingClientRect();  // clip is in page coordinates
       return {{x: box.x + window.scrollX, y: box.y + window.scrollY,
-               width: box.width, height: box.height}};
+               width: box.width, height: box.height,
+               visible: box.width > 0 && box.height > 0
+                        && box.bottom > 0 && box.top < window.innerHeight}};
     }}"""
     args = [path, where["cell"], where["output"]]
     box = None
-    for _ in range(5):
+    for _ in range(40):
         page.evaluate(scroll, args)
         page.wait_for_timeout(300)
         previous, box = box, page.evaluate(measure, args)
-        if box == previous:
+        if box["visible"] and box == previous:
             break
-    page.screenshot(path=str(file), clip=box)
+    assert box["visible"], (
+        f"{file.name}: the output of cell {where['cell']} ({where['title']}) never came into "
+        f"view with a size after 40 scrolls to it (last measured {box})")
+    page.screenshot(path=str(file), clip={k: box[k] for k in ("x", "y", "width", "height")})
     page.evaluate("() => window.scrollTo(0, 0)")  # scrollIntoView may scroll the page itself
 
 
@@ -324,8 +331,6 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
             pass
         static = page.evaluate(JS_STATIC_EXPLORERS, path)
         summary["static_explorers"] = static
-        for k, explorer in enumerate(static):
-            _screenshot_output(page, path, explorer, SCREENSHOTS / f"{stem}_static_{k}.png")
         committed = _committed_explorers(lab_server.root / path)
         assert len(static) == committed, (
             f"{name}: {committed} explorers are stored in the notebook, {len(static)} were found "
@@ -334,6 +339,8 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
             ("data:image/png", "blob:"))]
         assert not not_pictures, (
             f"{name}: as committed, these explorers show no picture: {not_pictures}")
+        for k, explorer in enumerate(static):
+            _screenshot_output(page, path, explorer, SCREENSHOTS / f"{stem}_static_{k}.png")
 
         page.evaluate(JS_RUN_ALL, path)
         run_start = time.perf_counter()
