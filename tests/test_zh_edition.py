@@ -192,6 +192,35 @@ def test_chinese_emphasis_renders():
     assert not literal, "emphasis shown as literal asterisks:\n" + "\n".join(literal)
 
 
+CJK_CHARS = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"  # CJK punctuation, ideographs, full-width forms
+
+
+def test_no_line_break_inside_chinese_text():
+    """A line break inside a paragraph renders as a space (GitHub, JupyterLab's
+    Chromium): between Chinese characters that is a stray gap, as in
+    "不同， notebook 01". Chinese paragraphs are one line each."""
+    from markdown_it import MarkdownIt
+
+    markdown = MarkdownIt("commonmark").enable("table")
+    texts = [(f"zh/{name} {cell.id}", cell.source) for name in NAMES
+             for cell in nbformat.read(build.ZH_NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
+             if cell.cell_type == "markdown"]
+    texts.append(("README.zh.md", (REPO / "README.zh.md").read_text(encoding="utf-8")))
+    gaps = []
+    for where, text in texts:
+        text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+        for token in markdown.parse(text):
+            children = token.children or []
+            for k, child in enumerate(children):
+                if child.type != "softbreak":
+                    continue
+                before = children[k - 1].content if k else ""
+                after = children[k + 1].content if k + 1 < len(children) else ""
+                if re.search(f"[{CJK_CHARS}]$", before) or re.match(f"[{CJK_CHARS}]", after):
+                    gaps.append(f"{where}: ...{before[-12:]}\u23ce{after[:12]}...")
+    assert not gaps, "line breaks inside Chinese text (join the lines):\n" + "\n".join(gaps)
+
+
 # ------------------------------------------------------------ the glossary's terms
 
 def _glossary():
