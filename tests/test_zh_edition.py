@@ -221,6 +221,24 @@ def test_no_line_break_inside_chinese_text():
     assert not gaps, "line breaks inside Chinese text (join the lines):\n" + "\n".join(gaps)
 
 
+def test_a_repeated_heading_or_summary_has_one_chinese_wording():
+    """"Solution (try it yourself first)" or "## Exercises" read the same in every
+    Chinese notebook (they had drifted into three wordings)."""
+    wordings = {}
+    for name in NAMES:
+        english = {c.id: c for c in nbformat.read(build.NOTEBOOKS / f"{name}.ipynb", as_version=4).cells}
+        for cell in nbformat.read(build.ZH_NOTEBOOKS / f"{name}.ipynb", as_version=4).cells:
+            if cell.cell_type != "markdown" or cell.id not in english:
+                continue
+            for pattern in (r"<summary>(.*?)</summary>", r"(?m)^(#{2,4} .*)$"):
+                en, zh = (re.findall(pattern, text) for text in (english[cell.id].source, cell.source))
+                if len(en) == len(zh):
+                    for a, b in zip(en, zh):
+                        wordings.setdefault(a, set()).add(b)
+    several = {en: sorted(zh) for en, zh in wordings.items() if len(zh) > 1}
+    assert not several, f"one English text, several Chinese wordings: {several}"
+
+
 # ------------------------------------------------------------ the glossary's terms
 
 def _glossary():
