@@ -10,14 +10,15 @@ import torch
 from gpt_course import GPT2_CONFIGS, GPT_CONFIG_124M, gpt2_weights, model_size
 from gpt_course.exercises.nb10_gpt2_weights import (
     C_ATTN_SHAPE_XL,
-    GPT2_SMALL_TIED_NO_QKV_BIAS,
     GPT2_SMALL_TIED_PARAMS,
-    GPT2_SMALL_UNTIED_PARAMS,
+    SMALLER_VOCAB_NO_QKV_BIAS,
+    SMALLER_VOCAB_TIED_PARAMS,
+    SMALLER_VOCAB_UNTIED_PARAMS,
     check_c_attn_shape,
     check_fuse_c_attn,
-    check_tied_params,
+    check_smaller_vocab_params,
 )
-from solutions import notebook_cells
+from solutions import NOTEBOOKS, notebook_cells
 
 NOTEBOOK = "10_gpt2_weights"
 
@@ -95,8 +96,16 @@ def test_no_answer_is_shown_before_its_exercise():
     # hf_to_course (the other way) is shown; fusing, and course_to_hf's source, are not
     before_fuse = shown_before("check_fuse_c_attn(fuse_c_attn)")
     assert "torch.cat" not in before_fuse and "def course_to_hf(" not in before_fuse
-    before_tied = shown_before("check_tied_params(answer)")
-    assert "124,439,808" not in before_tied and "124439808" not in before_tied
+    before_vocab = shown_before("check_smaller_vocab_params(answer)")
+    assert "110,418,432" not in before_vocab and "110418432" not in before_vocab
+
+
+def test_no_earlier_notebook_shows_exercise_3s_answer():
+    """Notebook 07 prints GPT-2 small's 124,439,808 (an earlier version of
+    exercise 3 asked for it); the smaller-vocabulary count is nowhere."""
+    for path in sorted(NOTEBOOKS.glob("0*.ipynb")) + sorted(NOTEBOOKS.glob("zh/0*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        assert "110,418,432" not in text and "110418432" not in text, path.name
 
 
 def right(W_query, W_key, W_value):
@@ -169,40 +178,48 @@ def test_fuse_no_answer(capsys):
     assert not says(capsys, check_fuse_c_attn, None, "No answer yet")
 
 
-# ------------------------------------------------------- exercise 3: why 124M?
+# ------------------------------------------------------- exercise 3: a smaller vocabulary
 
 
-def test_tied_constants_are_the_packages_numbers():
-    size = model_size({**GPT_CONFIG_124M, "qkv_bias": True})
-    assert (size.total_params, size.tied_params) == (GPT2_SMALL_UNTIED_PARAMS, GPT2_SMALL_TIED_PARAMS)
-    assert model_size(GPT_CONFIG_124M).tied_params == GPT2_SMALL_TIED_NO_QKV_BIAS
+def test_smaller_vocab_constants_are_the_packages_numbers():
+    small = {**GPT2_CONFIGS["gpt2-small (124M)"], "qkv_bias": True}
+    assert GPT2_SMALL_TIED_PARAMS == model_size(small).tied_params == 124_439_808
+    smaller = model_size({**small, "vocab_size": 32_000})
+    assert (smaller.tied_params, smaller.total_params) == (
+        SMALLER_VOCAB_TIED_PARAMS, SMALLER_VOCAB_UNTIED_PARAMS)
+    # by hand: the 18,257 tokens that go take 768 numbers each, once (tied), twice (untied)
+    assert SMALLER_VOCAB_TIED_PARAMS == 124_439_808 - 18_257 * 768 == 110_418_432
+    assert SMALLER_VOCAB_UNTIED_PARAMS == 163_037_184 - 2 * 18_257 * 768
+    assert SMALLER_VOCAB_NO_QKV_BIAS == model_size(
+        {**GPT_CONFIG_124M, "vocab_size": 32_000}).tied_params
 
 
-def test_tied_params_right_in_every_form(capsys):
-    for answer in [124_439_808, 124_439_808.0, torch.tensor(124_439_808)]:
-        assert says(capsys, check_tied_params, answer, "Correct!", "50,257 x 768")
+def test_smaller_vocab_right_in_every_form(capsys):
+    for answer in [110_418_432, 110_418_432.0, torch.tensor(110_418_432)]:
+        assert says(capsys, check_smaller_vocab_params, answer, "Correct!", "18,257 x 768")
 
 
 @pytest.mark.parametrize("answer, hint", [
-    (163_037_184, "separate output head"),
-    (124_412_160, "without the query/key/value biases"),
-    (163_037_184 - 2 * 50_257 * 768, "token embedding too"),
-    (163_037_184 - 50_257, "50,257 x 768 weights, not 50,257"),
-    (124_000_000, "rounded name"),
-    (124_439_809, "subtract the output"),
+    (124_439_808, "as published, with 50,257 tokens"),
+    (134_994_432, "counts the output head separately"),
+    (124_439_808 - 2 * 18_257 * 768, "the rows went twice"),
+    (110_418_432 - 12 * 3 * 768, "without the query/key/value biases"),
+    (124_439_808 - 18_257, "768 numbers, not 1"),
+    (110_000_000, "start from GPT-2 small as published"),
+    (110_418_433, "start from GPT-2 small as published"),
 ])
-def test_tied_params_wrong_answers_get_their_hint(capsys, answer, hint):
-    assert not says(capsys, check_tied_params, answer, "Not yet", hint)
+def test_smaller_vocab_wrong_answers_get_their_hint(capsys, answer, hint):
+    assert not says(capsys, check_smaller_vocab_params, answer, "Not yet", hint)
 
 
 @pytest.mark.parametrize("answer", [
-    124_439_808.9, "124439808", "124,439,808", True, math.nan, math.inf, 10**400,
-    torch.tensor([124_439_808, 1]), [124_439_808],
-    torch.tensor(124_439_808.5, dtype=torch.float64),
+    110_418_432.9, "110418432", "110,418,432", True, math.nan, math.inf, 10**400,
+    torch.tensor([110_418_432, 1]), [110_418_432],
+    torch.tensor(110_418_432.5, dtype=torch.float64),
 ])
-def test_tied_params_never_accepts_or_raises(capsys, answer):
-    assert not says(capsys, check_tied_params, answer, "Not yet")
+def test_smaller_vocab_never_accepts_or_raises(capsys, answer):
+    assert not says(capsys, check_smaller_vocab_params, answer, "Not yet")
 
 
-def test_tied_params_no_answer(capsys):
-    assert not says(capsys, check_tied_params, None, "No answer yet")
+def test_smaller_vocab_no_answer(capsys):
+    assert not says(capsys, check_smaller_vocab_params, None, "No answer yet")

@@ -8,6 +8,7 @@ import itertools
 import torch
 
 from ..beyond.nb10_gpt2_weights import course_to_hf, gpt2_weights
+from ..book.nb07_model_size import model_size
 from ..config import GPT2_CONFIGS
 from .base import NotYet, answer_check, as_int, as_ints
 from .code_check import Case, Mistake, check_function
@@ -18,11 +19,16 @@ _XL_SHAPES = {w.hf_name: w.hf_shape for w in gpt2_weights({**GPT2_XL, "n_layers"
 C_ATTN_SHAPE_XL = _XL_SHAPES["h.0.attn.c_attn.weight"]
 C_FC_SHAPE_XL = _XL_SHAPES["h.0.mlp.c_fc.weight"]
 C_ATTN_SHAPE_SMALL = (768, 2304)
-# GPT-2 small with the output head sharing wte's weights (as OpenAI published it).
-GPT2_SMALL_TIED_PARAMS = 124_439_808
-GPT2_SMALL_UNTIED_PARAMS = 163_037_184
-GPT2_SMALL_TIED_NO_QKV_BIAS = 124_412_160
-GPT2_SMALL_HEAD_PARAMS = 50_257 * 768
+# GPT-2 small as OpenAI published it (q/k/v biases, output head tied to wte), and
+# exercise 3's variant: the same model with a 32,000-token vocabulary.
+GPT2_SMALL = {**GPT2_CONFIGS["gpt2-small (124M)"], "qkv_bias": True}
+SMALLER_VOCAB = 32_000
+GPT2_SMALL_TIED_PARAMS = model_size(GPT2_SMALL).tied_params  # 124,439,808, notebook 07
+_SMALLER = {**GPT2_SMALL, "vocab_size": SMALLER_VOCAB}
+SMALLER_VOCAB_TIED_PARAMS = model_size(_SMALLER).tied_params
+SMALLER_VOCAB_UNTIED_PARAMS = model_size(_SMALLER).total_params
+SMALLER_VOCAB_NO_QKV_BIAS = model_size({**_SMALLER, "qkv_bias": False}).tied_params
+ROWS_SAVED = (GPT2_SMALL["vocab_size"] - SMALLER_VOCAB) * GPT2_SMALL["emb_dim"]  # 18,257 x 768
 
 
 @answer_check(as_ints, "give the shape as a tuple of whole numbers, e.g. (10, 20)")
@@ -103,26 +109,30 @@ def check_fuse_c_attn(fuse_c_attn):
             hint="c_attn.weight[:, :d] must be W_query.T, [:, d:2d] W_key.T, [:, 2d:] W_value.T.")
 
 
-# ------------------------------------------------------- exercise 3: why 124M?
+# ------------------------------------------------------- exercise 3: a smaller vocabulary
 
 
 @answer_check(as_int, "give the count as a whole number, e.g. 123_456")
-def check_tied_params(count):
-    """Exercise 3: the parameter count of GPT-2 small with the output head tied to wte."""
-    if count == GPT2_SMALL_UNTIED_PARAMS:
-        raise NotYet("that is the course's GPTModel with a separate output head; with tying, "
-                     "out_head.weight is tok_emb.weight and counts once.")
-    if count == GPT2_SMALL_TIED_NO_QKV_BIAS:
+def check_smaller_vocab_params(count):
+    """Exercise 3: the parameter count of GPT-2 small as published (q/k/v biases,
+    output head tied to wte) with a 32,000-token vocabulary instead of 50,257."""
+    if count == GPT2_SMALL_TIED_PARAMS:
+        raise NotYet("that is GPT-2 small as published, with 50,257 tokens (notebook 07); "
+                     "here the vocabulary has 32,000.")
+    if count == SMALLER_VOCAB_UNTIED_PARAMS:
+        raise NotYet("that counts the output head separately; tied, the head is the token "
+                     "embedding, and the [32000, 768] matrix counts once.")
+    if count == GPT2_SMALL_TIED_PARAMS - 2 * ROWS_SAVED:
+        raise NotYet("the rows went twice: with tying there is one vocabulary matrix, so the "
+                     "18,257 tokens that go take 768 numbers each, once.")
+    if count == SMALLER_VOCAB_NO_QKV_BIAS:
         raise NotYet("close: that is without the query/key/value biases; GPT-2 has them "
                      "(qkv_bias=True), 3 x 768 per block.")
-    if count == GPT2_SMALL_UNTIED_PARAMS - 2 * GPT2_SMALL_HEAD_PARAMS:
-        raise NotYet("that removes the token embedding too; only the output head's copy goes.")
-    if count == GPT2_SMALL_UNTIED_PARAMS - 50_257:
-        raise NotYet("the output head has 50,257 x 768 weights, not 50,257.")
-    if count == 124_000_000:
-        raise NotYet("124M is the rounded name; compute the exact count.")
-    if count != GPT2_SMALL_TIED_PARAMS:
-        raise NotYet("start from the untied count (163,037,184) and subtract the output "
-                     "head's 50,257 x 768 weights.")
-    return ("124,439,808 = 163,037,184 - 50,257 x 768: the \"124M\" in the name counts the "
-            "output head once, as the token embedding.")
+    if count == GPT2_SMALL_TIED_PARAMS - (GPT2_SMALL["vocab_size"] - SMALLER_VOCAB):
+        raise NotYet("each token's row holds emb_dim = 768 numbers, not 1.")
+    if count != SMALLER_VOCAB_TIED_PARAMS:
+        raise NotYet("start from GPT-2 small as published, 124,439,808 (notebook 07, or "
+                     "model_size(cfg_124m).tied_params), and remove the rows of the "
+                     "50,257 - 32,000 = 18,257 tokens that go: 768 numbers each.")
+    return ("110,418,432 = 124,439,808 - 18,257 x 768: with tying the vocabulary's matrix is "
+            "there once, so every token fewer saves 768 numbers, once.")
