@@ -15,7 +15,6 @@ Chinese font (see `cjk_font`), so figures show no missing-glyph boxes.
 
 import contextlib
 import functools
-import importlib.util
 import json
 import logging
 from pathlib import Path
@@ -77,9 +76,13 @@ def catalog(code):
 
 # ------------------------------------------------------------------ the font
 
-# Where a Chinese font may be, best first: the one the course installs from
-# PyPI (the `mplfonts` package ships Noto Sans CJK SC, SIL Open Font License),
-# then fonts a learner's system may already have.
+# The Chinese font the course ships: Noto Sans CJK SC (and its Mono), cut down to
+# the characters the course draws and renamed (scripts/subset_cjk_font.py; SIL Open
+# Font License, gpt_course/fonts/OFL.txt). Fonts a learner's system may have come
+# after it, for characters the course never draws itself.
+FONTS = Path(__file__).resolve().parent / "fonts"
+_COURSE_CJK_FONTS = {False: FONTS / "GPTCourseCJKsc-Regular.otf",
+                     True: FONTS / "GPTCourseMonoCJKsc-Regular.otf"}
 _SYSTEM_CJK_FONTS = (
     "NotoSansCJK", "NotoSansSC", "SourceHanSans", "wqy-zenhei", "wqy-microhei",
     "PingFang", "Hiragino Sans GB", "STHeiti", "msyh", "simhei", "Arial Unicode",
@@ -88,14 +91,16 @@ _SYSTEM_CJK_FONTS = (
 
 @functools.cache
 def cjk_font(mono=False):
-    """Path of a font file with Chinese glyphs (a monospaced one if `mono` and
-    one is found), or None when the machine has none."""
-    spec = importlib.util.find_spec("mplfonts")
-    if spec is not None and spec.origin:
-        name = "NotoSansMonoCJKsc-Regular.otf" if mono else "NotoSansCJKsc-Regular.otf"
-        path = Path(spec.origin).parent / "fonts" / name
-        if path.is_file():
-            return str(path)
+    """Path of a font file with Chinese glyphs: the course's own (a monospaced
+    one if `mono`), else one the system has, else None."""
+    if _COURSE_CJK_FONTS[mono].is_file():
+        return str(_COURSE_CJK_FONTS[mono])
+    return system_cjk_font()
+
+
+@functools.cache
+def system_cjk_font():
+    """A full Chinese font the machine has (matplotlib's font search), or None."""
     from matplotlib import font_manager
 
     for wanted in _SYSTEM_CJK_FONTS:
@@ -110,19 +115,20 @@ def _use_cjk_font_in_matplotlib():
     """Add the Chinese font after DejaVu Sans in matplotlib's font list: Latin
     text keeps its look, and matplotlib falls back to the Chinese font glyph by
     glyph. Said once when there is no Chinese font."""
-    path = cjk_font()
-    if path is None:
-        print("No Chinese font found, so Chinese text in figures would show as boxes: "
-              "run `pip install mplfonts` (bash scripts/setup.sh installs it) and restart "
-              "the kernel.")
+    paths = [path for path in dict.fromkeys([cjk_font(), system_cjk_font()]) if path]
+    if not paths:
+        print("No Chinese font found, so Chinese text in figures would show as boxes: the "
+              "course's own (gpt_course/fonts/) is missing; restore it (git checkout -- "
+              "gpt_course/fonts) and restart the kernel.")
         return
     import matplotlib
     from matplotlib import font_manager
 
-    font_manager.fontManager.addfont(path)
+    for path in paths:
+        font_manager.fontManager.addfont(path)
     # The Chinese font has one weight: bold text is drawn regular, and matplotlib
     # would log that on every bold label.
     logging.getLogger("matplotlib.font_manager").addFilter(
         lambda record: "Failed to find font weight" not in record.getMessage())
-    family = font_manager.FontProperties(fname=path).get_name()
-    matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
+    families = [font_manager.FontProperties(fname=path).get_name() for path in paths]
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *families]

@@ -12,8 +12,8 @@ through `gpt_course.language.tr`, drawn under `speaking("zh")`; the labels'
 translations are in gpt_course/locale/zh/figures.json (a label without one
 stays English). The layout is the English one: look at the --png previews to
 see that a changed label still fits. The Chinese text needs a font with
-Chinese glyphs (the mplfonts package, installed with the course, or a system
-font: see `gpt_course.language.cjk_font`). The Chinese notebooks use
+Chinese glyphs (the course ships one, gpt_course/fonts/: see
+`gpt_course.language.cjk_font`). The Chinese notebooks use
 images/zh/<name>.svg wherever it exists (scripts/build_zh_notebooks.py), so
 after changing a figure redraw both:
 
@@ -167,6 +167,9 @@ def save(fig, name, png_dir=None):
     path = folder / f"{name}.svg"
     fig.savefig(path, format="svg", metadata={
         "Date": None, "Creator": "gpt-course scripts/draw_figures.py"})
+    if get_language() == "zh":  # viewers lack the course's font: name the full fonts it was cut from
+        svg = path.read_text(encoding="utf-8")
+        path.write_text(svg.replace(f"'{COURSE_CJK_FAMILY}'", VIEWER_CJK_FAMILIES), encoding="utf-8")
     if png_dir is not None:
         fig.savefig(Path(png_dir) / f"{name}.png", format="png", dpi=110)
     plt.close(fig)
@@ -999,6 +1002,13 @@ def main():
             print(f"{path.relative_to(ROOT)}  {path.stat().st_size / 1024:.1f} KB")
 
 
+# The course's Chinese font is a subset of Noto Sans CJK SC (same glyphs, same
+# metrics); an SVG's viewer draws its text with its own fonts, so the SVG names
+# the full font, its Adobe twin, then the usual Chinese system fonts.
+COURSE_CJK_FAMILY = "GPT Course CJK SC"
+VIEWER_CJK_FAMILIES = "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei'"
+
+
 @contextlib.contextmanager
 def drawing_in(code):
     """Draw in language `code`: for "zh", the labels through `tr` in Chinese and
@@ -1009,8 +1019,8 @@ def drawing_in(code):
         return
     path = cjk_font()
     if path is None:
-        sys.exit("No font with Chinese glyphs found: pip install mplfonts (see "
-                 "gpt_course.language.cjk_font)")
+        sys.exit("No font with Chinese glyphs found: gpt_course/fonts/ is missing "
+                 "(see gpt_course.language.cjk_font)")
     matplotlib.font_manager.fontManager.addfont(path)
     family = matplotlib.font_manager.FontProperties(fname=path).get_name()
     # "Failed to find font weight bold for <the Chinese font>, now using 400", at every bold label

@@ -370,8 +370,39 @@ def test_tr_and_set_language():
         gpt_course.set_language("fr")
 
 
-def test_a_chinese_font_is_there_for_figures():
-    assert cjk_font() and cjk_font(mono=True), "no Chinese font: is mplfonts installed?"
+def test_the_course_ships_its_chinese_font():
+    """The course's own font, not whatever the machine has: found first, under its
+    own name (a system's full Noto font is another font to matplotlib), licensed."""
+    from fontTools.ttLib import TTFont
+    from matplotlib import font_manager
+
+    for mono, family in ((False, "GPT Course CJK SC"), (True, "GPT Course Mono CJK SC")):
+        path = Path(cjk_font(mono=mono))
+        assert path.parent == REPO / "gpt_course" / "fonts", path
+        assert font_manager.FontProperties(fname=str(path)).get_name() == family
+        names = " ".join(str(record) for record in TTFont(str(path))["name"].names)
+        assert "Noto" not in names and "Open Font License" in names
+        assert path.stat().st_size < 1_000_000
+    assert "SIL OPEN FONT LICENSE" in (REPO / "gpt_course" / "fonts" / "OFL.txt").read_text(encoding="utf-8")
+
+
+def test_the_chinese_font_has_every_character_the_chinese_edition_writes():
+    """Figures fall back glyph by glyph from DejaVu Sans to the shipped Chinese font:
+    together they draw every character of the translations (a new one needs the
+    font cut again by scripts/subset_cjk_font.py, which also keeps every GPT-2
+    token's characters that Noto has)."""
+    import matplotlib
+    from fontTools.ttLib import TTFont
+
+    dejavu = set(TTFont(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")).getBestCmap())
+    texts = [path.read_text(encoding="utf-8") for path in sorted(
+        [*(REPO / "translations" / "zh").glob("*.md"), *(REPO / "gpt_course" / "locale" / "zh").glob("*.json")])]
+    written = {ord(c) for text in texts for c in text if c.isprintable()}
+    for mono in (False, True):
+        missing = sorted(chr(c) for c in written - dejavu - set(TTFont(cjk_font(mono=mono)).getBestCmap()))
+        assert not missing, (
+            f"{Path(cjk_font(mono=mono)).name} lacks {''.join(missing)!r}, which the translations use: "
+            f"cut the font again with scripts/subset_cjk_font.py (its docstring says how)")
 
 
 EXPLORERS = [
