@@ -116,6 +116,7 @@ def write_template(name):
 # ------------------------------------------------------------------ links
 
 LINK = re.compile(r'(\]\(|src="|href=")([^)"\s]+)')
+ZH_TWINS = {"glossary.md"}  # files besides the notebooks that notebooks/zh/ has in Chinese
 
 
 def _zh_target(target, notebook_names):
@@ -124,12 +125,13 @@ def _zh_target(target, notebook_names):
         return target  # a URL, an anchor, an absolute path
     path, _, anchor = target.partition("#")
     suffix = "#" + anchor if anchor else ""
-    if Path(path).stem in notebook_names and path.endswith(".ipynb") and "/" not in path:
+    def twin(name):
+        return name in ZH_TWINS or (name.endswith(".ipynb") and Path(name).stem in notebook_names)
+
+    if "/" not in path and twin(path):
         return target  # the Chinese twin, next to this one
-    if path.startswith("../"):
-        if (ZH_NOTEBOOKS / path).resolve() == (NOTEBOOKS / path[3:]).resolve() \
-                and Path(path[3:]).stem in notebook_names:
-            return target  # ../NN_name.ipynb: the English twin, on purpose
+    if path.startswith("../") and "/" not in path[3:] and twin(path[3:]):
+        return target  # ../NN_name.ipynb, ../glossary.md: the English twin, on purpose
     zh_figure = IMAGES / "zh" / Path(path).name
     if path.startswith("../images/") and path.endswith(".svg") and zh_figure.exists():
         return "../../images/zh/" + Path(path).name + suffix
@@ -226,21 +228,102 @@ def build_notebook(name):
     return zh, problems
 
 
+# ------------------------------------------------------------------ glossary
+
+GLOSSARY = "glossary"  # notebooks/glossary.md -> notebooks/zh/glossary.md
+GLOSSARY_HEADER = "| 术语 | English | 释义 | 讲解它的 notebook |\n|---|---|---|---|"
+
+
+def glossary_rows(markdown):
+    """(key, English term, Chinese term, English meaning, taught in) per table row."""
+    rows = []
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if len(cells) == 4 and line.startswith("| ") and cells[0] != "English":
+            key = "term-" + re.sub(r"[^a-z0-9]+", "-", cells[0].lower()).strip("-")
+            rows.append((key, *cells))
+    return rows
+
+
+def build_glossary():
+    """The Chinese glossary (Chinese term first, in the order the notebooks teach
+    the terms, meanings translated), and a list of problems, as build_notebook."""
+    english = (NOTEBOOKS / f"{GLOSSARY}.md").read_text(encoding="utf-8")
+    intro = english[:english.index("\n| English |")].strip("\n")
+    rows = glossary_rows(english)
+    translations = read_translations(GLOSSARY)
+    problems = []
+    wanted = {"intro": intro, **{key: meaning for key, _, _, meaning, _ in rows}}
+    for key in sorted(set(translations) - set(wanted)):
+        problems.append(f"{GLOSSARY}: the translation {key} has no English row (renamed or "
+                        f"removed?): remove it from translations/zh/{GLOSSARY}.md")
+    texts = {}
+    for key, source in wanted.items():
+        if key not in translations:
+            problems.append(f"{GLOSSARY}: {key} has no translation: run scripts/build_zh_notebooks.py "
+                            f"--template {GLOSSARY} and translate its section")
+            texts[key] = source
+            continue
+        _, sha, text = translations[key]
+        if sha != english_hash(source):
+            problems.append(f"{GLOSSARY}: the English of {key} changed after it was translated "
+                            f"(en:{sha}, now en:{english_hash(source)}): update its translation, "
+                            f"then its marker's en: value")
+        if not CJK.search(text):
+            problems.append(f"{GLOSSARY}: {key} is still English: translate its section in "
+                            f"translations/zh/{GLOSSARY}.md")
+        texts[key] = text
+    first_taught = lambda row: min(re.findall(r"\[(\d\d)\]", row[4]) or ["99"])
+    lines = [f"| {zh} | {en} | {texts[key]} | {taught} |"
+             for key, en, zh, _, taught in sorted(rows, key=first_taught)]
+    names = set(english_notebooks())
+    markdown = zh_links(texts["intro"], names) + "\n\n" + GLOSSARY_HEADER + "\n" + "\n".join(lines) + "\n"
+    return markdown, problems
+
+
+def write_glossary_template():
+    """Add a section, holding the English, for the intro and every row not yet translated."""
+    english = (NOTEBOOKS / f"{GLOSSARY}.md").read_text(encoding="utf-8")
+    done = read_translations(GLOSSARY)
+    path = translation_file(GLOSSARY)
+    text = path.read_text(encoding="utf-8") if path.exists() else (
+        "<!-- Chinese translation of notebooks/glossary.md: the intro, then one section per row\n"
+        "     (its meaning), keyed by the English term; en: is the sha256 of the English text.\n"
+        "     Build: .venv/bin/python scripts/build_zh_notebooks.py glossary -->\n")
+    sections = [("intro", english[:english.index("\n| English |")].strip("\n"))]
+    sections += [(key, meaning) for key, _, _, meaning, _ in glossary_rows(english)]
+    added = 0
+    for key, source in sections:
+        if key not in done:
+            text += f"\n<!-- cell {key} markdown en:{english_hash(source)} -->\n{source}\n"
+            added += 1
+    path.write_text(text, encoding="utf-8")
+    print(f"{path.relative_to(ROOT)}: {added} section(s) added")
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="notebook names, e.g. 02_layer_norm (default: all)")
     parser.add_argument("--template", action="store_true", help="write translation templates")
     parser.add_argument("--no-execute", action="store_true", help="write sources only")
     args = parser.parse_args(argv)
-    names = [Path(n).stem for n in args.names] or english_notebooks()
+    names = [Path(n).stem for n in args.names] or [*english_notebooks(), GLOSSARY]
     if args.template:
         for name in names:
-            write_template(name)
+            write_glossary_template() if name == GLOSSARY else write_template(name)
         return 0
     ZH_NOTEBOOKS.mkdir(exist_ok=True)
     os.environ.setdefault("COLUMNS", "80")  # as the English notebooks were stored
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
     failed = False
+    if GLOSSARY in names:
+        names.remove(GLOSSARY)
+        markdown, problems = build_glossary()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        failed |= bool(problems)
+        (ZH_NOTEBOOKS / f"{GLOSSARY}.md").write_text(markdown, encoding="utf-8")
+        print(f"zh/{GLOSSARY}.md", flush=True)
     for name in names:
         zh, problems = build_notebook(name)
         for problem in problems:

@@ -128,6 +128,39 @@ def test_build_catches_an_untranslated_section(scratch):
     assert any(f"markdown cell {cell.id} is still English" in p for p in problems), problems
 
 
+def test_chinese_glossary_is_what_the_build_makes():
+    built, problems = build.build_glossary()
+    assert not problems, "\n".join(problems)
+    assert (build.ZH_NOTEBOOKS / "glossary.md").read_text(encoding="utf-8") == built, (
+        "notebooks/zh/glossary.md is not what the build makes from notebooks/glossary.md and "
+        "translations/zh/glossary.md: run .venv/bin/python scripts/build_zh_notebooks.py glossary")
+    english = build.glossary_rows((build.NOTEBOOKS / "glossary.md").read_text(encoding="utf-8"))
+    rows = [line for line in built.splitlines() if line.startswith("| ") and not line.startswith("| 术语")]
+    assert len(rows) == len(english) >= 40
+    for key, en, zh, meaning, taught in english:  # every term, its Chinese first, a Chinese meaning
+        row = next(r for r in rows if f" | {en} | " in r)
+        assert row.startswith(f"| {zh} | {en} | ") and row.endswith(f" | {taught} |"), row
+        assert CJK.search(row.split(" | ")[2]), row
+
+
+def test_build_catches_a_changed_glossary_meaning(scratch):
+    notebooks, _ = scratch
+    path = notebooks / "glossary.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("A trainable lookup table", "A learned lookup table"), encoding="utf-8")
+    _, problems = build.build_glossary()
+    assert any("term-embedding changed after it was translated" in p for p in problems), problems
+
+
+def test_build_catches_a_glossary_term_without_translation(scratch):
+    notebooks, _ = scratch
+    path = notebooks / "glossary.md"
+    path.write_text(path.read_text(encoding="utf-8") + "| loss | 损失 | How wrong the model is. | [11](11_training_glimpse.ipynb) |\n",
+                    encoding="utf-8")
+    _, problems = build.build_glossary()
+    assert any("term-loss has no translation" in p for p in problems), problems
+
+
 @pytest.mark.parametrize("english, chinese, same", [
     ("x = 1  # one\nprint('mean:', x)", "x = 1  # 一\nprint('均值：', x)", True),
     ('print(f"loss {loss:.3f}")', 'print(f"损失 {loss:.3f}")', True),
@@ -161,6 +194,22 @@ def test_links_resolve_and_twins_link_each_other(name):
         assert not missing, f"{path.relative_to(REPO)} links to missing files: {missing}"
     assert f"zh/{name}.ipynb" in set(_links(english)), f"{name} does not link its Chinese twin"
     assert f"../{name}.ipynb" in set(_links(chinese)), f"zh/{name} does not link its English twin"
+
+
+def test_glossary_links_resolve_and_the_glossaries_link_each_other():
+    english, chinese = build.NOTEBOOKS / "glossary.md", build.ZH_NOTEBOOKS / "glossary.md"
+    links = {}
+    for path in (english, chinese):
+        links[path] = [t.partition("#")[0] for t in LINK.findall(path.read_text(encoding="utf-8"))
+                       if not re.match(r"^[a-z]+:|^#", t)]
+        missing = [t for t in links[path] if not (path.parent / t).exists()]
+        assert not missing, f"{path.relative_to(REPO)} links to missing files: {missing}"
+    assert "zh/glossary.md" in links[english] and "../glossary.md" in links[chinese]
+    # the Chinese glossary sends a reader to the Chinese notebooks, and they to it
+    assert all(t.startswith("../glossary") or "/" not in t for t in links[chinese]), links[chinese]
+    for name in NAMES:
+        for target in _links(build.ZH_NOTEBOOKS / f"{name}.ipynb"):
+            assert not target.endswith("../glossary.md"), f"zh/{name} links the English glossary"
 
 
 def test_readmes_link_each_other_and_the_chinese_notebooks():
@@ -206,6 +255,7 @@ def test_no_line_break_inside_chinese_text():
              for cell in nbformat.read(build.ZH_NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
              if cell.cell_type == "markdown"]
     texts.append(("README.zh.md", (REPO / "README.zh.md").read_text(encoding="utf-8")))
+    texts.append(("zh/glossary.md", (build.ZH_NOTEBOOKS / "glossary.md").read_text(encoding="utf-8")))
     gaps = []
     for where, text in texts:
         text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
