@@ -245,15 +245,21 @@ def glossary_rows(markdown):
     return rows
 
 
+def glossary_sections(markdown):
+    """What a translation covers, {key: English}: the intro (title and paragraph
+    above the table), then each row's meaning."""
+    intro = markdown[:markdown.index("\n| English |")].strip("\n")
+    return {"intro": intro, **{key: meaning for key, _, _, meaning, _ in glossary_rows(markdown)}}
+
+
 def build_glossary():
     """The Chinese glossary (Chinese term first, in the order the notebooks teach
     the terms, meanings translated), and a list of problems, as build_notebook."""
     english = (NOTEBOOKS / f"{GLOSSARY}.md").read_text(encoding="utf-8")
-    intro = english[:english.index("\n| English |")].strip("\n")
     rows = glossary_rows(english)
     translations = read_translations(GLOSSARY)
     problems = []
-    wanted = {"intro": intro, **{key: meaning for key, _, _, meaning, _ in rows}}
+    wanted = glossary_sections(english)
     for key in sorted(set(translations) - set(wanted)):
         problems.append(f"{GLOSSARY}: the translation {key} has no English row (renamed or "
                         f"removed?): remove it from translations/zh/{GLOSSARY}.md")
@@ -290,10 +296,8 @@ def write_glossary_template():
         "<!-- Chinese translation of notebooks/glossary.md: the intro, then one section per row\n"
         "     (its meaning), keyed by the English term; en: is the sha256 of the English text.\n"
         "     Build: .venv/bin/python scripts/build_zh_notebooks.py glossary -->\n")
-    sections = [("intro", english[:english.index("\n| English |")].strip("\n"))]
-    sections += [(key, meaning) for key, _, _, meaning, _ in glossary_rows(english)]
     added = 0
-    for key, source in sections:
+    for key, source in glossary_sections(english).items():
         if key not in done:
             text += f"\n<!-- cell {key} markdown en:{english_hash(source)} -->\n{source}\n"
             added += 1

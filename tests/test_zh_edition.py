@@ -293,13 +293,10 @@ def test_a_repeated_heading_or_summary_has_one_chinese_wording():
 
 def _glossary():
     """(English, [Chinese terms], [notebook numbers]) for every glossary row."""
-    rows = []
-    for line in (REPO / "notebooks" / "glossary.md").read_text(encoding="utf-8").splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 4 and re.search(r"\[\d\d\]", cells[3]):
-            chinese = [re.split(r"[（(]", term)[0].strip() for term in cells[1].split(" / ")]
-            rows.append((cells[0], chinese, re.findall(r"\[(\d\d)\]", cells[3])))
-    return rows
+    return [(english, [re.split(r"[（(]", term)[0].strip() for term in chinese.split(" / ")],
+             re.findall(r"\[(\d\d)\]", taught))
+            for _, english, chinese, _, taught in build.glossary_rows(
+                (build.NOTEBOOKS / "glossary.md").read_text(encoding="utf-8"))]
 
 
 def test_every_glossary_term_appears_in_the_chinese_notebooks_that_teach_it():
