@@ -16,13 +16,17 @@ arbitrary object is ever unpickled. Downloading lives in `nb10_download`.
 """
 
 import json
+import math
 import os
 import pickle
 import re
+import warnings
+from numbers import Real
 from pathlib import Path, PureWindowsPath
 from typing import NamedTuple
 
 import torch
+import torch.nn as nn
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
@@ -118,6 +122,96 @@ def course_to_hf(weight, tensors):
 
 _TANH_GELUS = ("gelu_new", "gelu_pytorch_tanh", "gelu_fast")
 
+# GPT-2's sizes and the course config keys they become.
+_HF_SIZES = {"vocab_size": "vocab_size", "n_embd": "emb_dim", "n_head": "n_heads",
+             "n_layer": "n_layers"}
+_MAX_SIZE = 2**31 - 1  # no GPT-2 comes near it: a larger size is a damaged config
+_HF_DROPOUTS = {"embd_pdrop": "drop_rate_emb", "attn_pdrop": "drop_rate_attn",
+                "resid_pdrop": "drop_rate_shortcut"}
+
+
+def _show(value):
+    """A value for an error message: short, and never an error itself (an int
+    of thousands of digits cannot even be printed)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
+        return f"an int of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _hf_int(hf_config, field, course_key=None):
+    """hf_config[field] if it is a size: an int (not a bool, not 8.0) in [1, _MAX_SIZE]."""
+    value = hf_config[field]
+    where = f"hf_config[{field!r}]" + (f" (the course's config[{course_key!r}])" if course_key else "")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{where} must be a whole number, an int >= 1, got {_show(value)} "
+            f"({type(value).__name__}); config.json must give it as an int, e.g. 768"
+        )
+    if value < 1:
+        raise ValueError(f"{where} must be an int >= 1 (a size), got {value}")
+    if value > _MAX_SIZE:
+        raise ValueError(
+            f"{where} = {_show(value)} is far too large for any GPT-2 (at most {_MAX_SIZE:,}): "
+            f"the config is damaged; download config.json again"
+        )
+    return value
+
+
+def _hf_flag(hf_config, field, default):
+    """hf_config[field] if it is True or False (a string "false" would be true)."""
+    value = hf_config.get(field, default)
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"hf_config[{field!r}] must be true or false, got {_show(value)} "
+            f"({type(value).__name__})"
+        )
+    return value
+
+
+def _hf_epsilon(hf_config):
+    """Check layer_norm_epsilon: the number 1e-5, as the course's LayerNorm has it."""
+    eps = hf_config.get("layer_norm_epsilon", 1e-5)
+    if isinstance(eps, bool) or not isinstance(eps, Real):
+        what = f"not a number but a {type(eps).__name__}"
+    else:
+        try:
+            value = float(eps)
+        except OverflowError:  # an int too large for a float
+            value = math.inf if eps > 0 else -math.inf
+        if math.isnan(value):
+            what = "not a number (NaN)"
+        elif value <= 0 or math.isinf(value):
+            what = "not a positive, finite number"
+        elif abs(value - 1e-5) > 1e-12:
+            what = "another epsilon than the course's LayerNorm adds to the variance"
+        else:
+            return
+    raise ValueError(
+        f"hf_config layer_norm_epsilon={_show(eps)}: {what}; the course's LayerNorm uses "
+        f"1e-05, the value of every GPT-2 (a damaged config.json: download it again)"
+    )
+
+
+def _hf_rate(hf_config, field):
+    """hf_config[field] as a dropout probability in [0, 1)."""
+    value = hf_config[field]
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(
+            f"hf_config[{field!r}] must be a dropout probability, a number in [0, 1), "
+            f"got {_show(value)} ({type(value).__name__})"
+        )
+    try:
+        rate = float(value)
+    except OverflowError:  # an int too large for a float
+        rate = math.inf
+    if not 0 <= rate < 1:  # NaN too
+        raise ValueError(
+            f"hf_config[{field!r}] must be a dropout probability, a number in [0, 1), "
+            f"got {_show(value)}"
+        )
+    return rate
+
 
 def config_from_hf(hf_config, *, dropout=False):
     """The course config dict for a Hugging Face GPT-2 config.
@@ -127,7 +221,10 @@ def config_from_hf(hf_config, *, dropout=False):
     0.0, right for inference; ``dropout=True`` takes HF's embd_pdrop,
     attn_pdrop and resid_pdrop as drop_rate_emb / _attn / _shortcut.
     Raises ValueError for a setting the course's GPTModel cannot reproduce
-    (another activation, LayerNorm epsilon, MLP width or attention scaling).
+    (another activation, LayerNorm epsilon, MLP width or attention scaling)
+    or a value no GPT-2 has (a size below 1, NaN), TypeError for a value of
+    the wrong type (a string, a bool or 8.0 where an int goes); each names
+    the field.
     """
     check_bool("dropout", dropout)
     if hasattr(hf_config, "to_dict"):
@@ -139,52 +236,56 @@ def config_from_hf(hf_config, *, dropout=False):
         )
     model_type = hf_config.get("model_type", "gpt2")
     if model_type != "gpt2":
-        raise ValueError(f"hf_config is a {model_type!r} config, not 'gpt2'")
-    missing = [k for k in ("vocab_size", "n_embd", "n_head", "n_layer") if k not in hf_config]
+        raise ValueError(
+            f"hf_config model_type={_show(model_type)}: it is a {_show(model_type)} config, "
+            f"not 'gpt2'"
+        )
+    missing = [k for k in _HF_SIZES if k not in hf_config]
     if "n_positions" not in hf_config and "n_ctx" not in hf_config:
         missing.append("n_positions")
     if missing:
         raise ValueError(f"hf_config is missing GPT-2 key(s) {missing}")
-    emb_dim = hf_config["n_embd"]
-    activation = hf_config.get("activation_function", "gelu_new")
-    if activation not in _TANH_GELUS:
+    sizes = {key: _hf_int(hf_config, field, key) for field, key in _HF_SIZES.items()}
+    positions = "n_positions" if "n_positions" in hf_config else "n_ctx"  # n_ctx: old configs
+    sizes["context_length"] = _hf_int(hf_config, positions, "context_length")
+    emb_dim = sizes["emb_dim"]
+    if emb_dim % sizes["n_heads"]:
         raise ValueError(
-            f"hf_config activation_function={activation!r}: the course's GELU is "
+            f"hf_config n_embd={emb_dim} is not divisible by n_head={sizes['n_heads']}: each "
+            f"attention head gets n_embd / n_head dimensions; the config is damaged"
+        )
+    activation = hf_config.get("activation_function", "gelu_new")
+    if not isinstance(activation, str) or activation not in _TANH_GELUS:
+        raise ValueError(
+            f"hf_config activation_function={_show(activation)}: the course's GELU is "
             f"the tanh approximation, i.e. one of {list(_TANH_GELUS)}"
         )
-    eps = hf_config.get("layer_norm_epsilon", 1e-5)
-    if not isinstance(eps, (int, float)) or abs(eps - 1e-5) > 1e-12:
+    _hf_epsilon(hf_config)
+    if hf_config.get("n_inner") is not None:
+        n_inner = _hf_int(hf_config, "n_inner")
+        if n_inner != 4 * emb_dim:
+            raise ValueError(
+                f"hf_config n_inner={n_inner}: the course's FeedForward is 4 * n_embd "
+                f"= {4 * emb_dim} wide"
+            )
+    for field, default in (("scale_attn_weights", True), ("scale_attn_by_inverse_layer_idx", False)):
+        if _hf_flag(hf_config, field, default) != default:
+            raise ValueError(
+                f"hf_config {field}={hf_config[field]} changes the attention scaling: "
+                f"the course divides by sqrt(head_dim)"
+            )
+    if _hf_flag(hf_config, "add_cross_attention", False):
         raise ValueError(
-            f"hf_config layer_norm_epsilon={eps!r}: the course's LayerNorm uses 1e-5"
+            "hf_config add_cross_attention=True adds cross-attention, which GPTModel does not have"
         )
-    n_inner = hf_config.get("n_inner")
-    if n_inner is not None and n_inner != 4 * emb_dim:
-        raise ValueError(
-            f"hf_config n_inner={n_inner}: the course's FeedForward is 4 * n_embd "
-            f"= {4 * emb_dim} wide"
-        )
-    if not hf_config.get("scale_attn_weights", True) or hf_config.get(
-        "scale_attn_by_inverse_layer_idx", False
-    ):
-        raise ValueError(
-            "hf_config changes the attention scaling (scale_attn_weights / "
-            "scale_attn_by_inverse_layer_idx): the course divides by sqrt(head_dim)"
-        )
-    if hf_config.get("add_cross_attention", False):
-        raise ValueError("hf_config adds cross-attention, which GPTModel does not have")
-    cfg = {
-        "vocab_size": hf_config["vocab_size"],
-        "context_length": hf_config.get("n_positions", hf_config.get("n_ctx")),
-        "emb_dim": emb_dim,
-        "n_heads": hf_config["n_head"],
-        "n_layers": hf_config["n_layer"],
-        "drop_rate": 0.0,
-        "qkv_bias": True,
-    }
+    rates = {key: _hf_rate(hf_config, field) for field, key in _HF_DROPOUTS.items()
+             if field in hf_config}  # checked even unused: no GPT-2 could be built with a bad one
+    cfg = {**sizes, "drop_rate": 0.0, "qkv_bias": True}
+    cfg = {k: cfg[k] for k in ("vocab_size", "context_length", "emb_dim", "n_heads",
+                               "n_layers", "drop_rate", "qkv_bias")}
     if dropout:
-        cfg["drop_rate_emb"] = float(hf_config.get("embd_pdrop", 0.1))
-        cfg["drop_rate_attn"] = float(hf_config.get("attn_pdrop", 0.1))
-        cfg["drop_rate_shortcut"] = float(hf_config.get("resid_pdrop", 0.1))
+        for key in _HF_DROPOUTS.values():
+            cfg[key] = rates.get(key, 0.1)
         cfg["drop_rate"] = cfg["drop_rate_shortcut"]
     return validate_config(cfg)
 
