@@ -1,7 +1,9 @@
 """download_gpt2_124m, offline: a stand-in for the Hugging Face hub runs on
 127.0.0.1 inside the test (HF_ENDPOINT points at it), never the real hub.
 Every check that refuses a download is shown refusing, and no refusal, error
-or Ctrl-C leaves a .part file behind."""
+or Ctrl-C leaves anything behind: not even the config.json fetched before the
+weights failed (tests/test_download_reliability.py tests the folder, byte for
+byte, the overwrite rule and broken servers)."""
 
 import hashlib
 import json
@@ -109,7 +111,7 @@ def test_sha256_refuses_right_header_with_wrong_content(hub, tmp_path, right_hea
     hub.files["model.safetensors"] = right_header_wrong_content
     with pytest.raises(GPT2WeightsUnavailableError, match="sha256 differs"):
         download_gpt2_124m(tmp_path)
-    assert files_in(tmp_path) == ["config.json"]  # no model.safetensors, no .part
+    assert files_in(tmp_path) == []  # no model.safetensors, no .part, not even config.json
     (tmp_path / "model.safetensors").write_bytes(right_header_wrong_content)
     with pytest.raises(ValueError, match="sha256 differs"):
         download.check_gpt2_124m_weights(tmp_path / "model.safetensors")
@@ -121,7 +123,7 @@ def test_another_models_weights_are_refused_by_their_header(hub, tmp_path):
     hub.files["model.safetensors"] = fake.read_bytes()
     with pytest.raises(GPT2WeightsUnavailableError, match=r"wte.weight is \(100, 8\)"):
         download_gpt2_124m(tmp_path / "gpt2")
-    assert files_in(tmp_path / "gpt2") == ["config.json"]
+    assert not (tmp_path / "gpt2").exists()  # the folder made for the download is gone too
 
 
 @pytest.mark.parametrize("content, cause", [
@@ -130,7 +132,7 @@ def test_broken_weights_download_says_what_it_got(hub, tmp_path, content, cause)
     hub.files["model.safetensors"] = content
     with pytest.raises(GPT2WeightsUnavailableError, match=cause):
         download_gpt2_124m(tmp_path)
-    assert files_in(tmp_path) == ["config.json"]
+    assert files_in(tmp_path) == []
 
 
 def test_html_page_as_config_json_is_not_json(hub, tmp_path):
@@ -191,7 +193,7 @@ def test_size_cap_stops_reading(hub, tmp_path, monkeypatch, send_length):
         download_gpt2_124m(tmp_path, timeout=5)
     assert ("announces 5,000,000" in str(err.value)) == send_length
     assert log["read"] <= len(GPT2_124M_CONFIG) + 100_001
-    assert files_in(tmp_path) == ["config.json"]
+    assert files_in(tmp_path) == []
 
 
 def test_the_cap_is_the_published_size():
@@ -208,7 +210,7 @@ def test_ctrl_c_while_the_hash_is_computed_leaves_no_part_file(hub, tmp_path, mo
     monkeypatch.setattr(download, "sha256_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
         download_gpt2_124m(tmp_path)
-    assert files_in(tmp_path) == ["config.json"]
+    assert files_in(tmp_path) == []
 
 
 def test_ctrl_c_while_downloading_leaves_no_part_file(hub, tmp_path, monkeypatch):
@@ -220,15 +222,21 @@ def test_ctrl_c_while_downloading_leaves_no_part_file(hub, tmp_path, monkeypatch
     assert files_in(tmp_path) == []
 
 
-def test_broken_file_already_there_is_downloaded_again(hub, tmp_path, monkeypatch,
-                                                        right_header_wrong_content):
+def test_broken_file_already_there_is_replaced_only_when_asked(hub, tmp_path, monkeypatch,
+                                                               right_header_wrong_content):
     hub.files["model.safetensors"] = right_header_wrong_content
     accept(monkeypatch, right_header_wrong_content)
     (tmp_path / "config.json").write_bytes(GPT2_124M_CONFIG)
     (tmp_path / "model.safetensors").write_bytes(LFS_POINTER)
-    download_gpt2_124m(tmp_path)
+    with pytest.raises(FileExistsError, match=r"model.safetensors \(the file is not a safetensors "
+                                              r"file: it is a Git LFS pointer.*overwrite=True"):
+        download_gpt2_124m(tmp_path)
+    assert hub.requests == []  # refused before anything is downloaded
+    assert (tmp_path / "model.safetensors").read_bytes() == LFS_POINTER
+    download_gpt2_124m(tmp_path, overwrite=True)
     assert [r.rsplit("/", 1)[-1] for r in hub.requests] == ["model.safetensors"]
     assert (tmp_path / "model.safetensors").read_bytes() == right_header_wrong_content
+    assert files_in(tmp_path) == ["config.json", "model.safetensors"]
 
 
 def test_offline_fails_fast_without_a_request(hub, tmp_path, monkeypatch):
@@ -251,7 +259,7 @@ def test_no_server_and_missing_file(hub, tmp_path, monkeypatch):
 def test_file_missing_on_the_hub(hub, tmp_path):
     with pytest.raises(GPT2WeightsUnavailableError, match="could not download model.safetensors.*404"):
         download_gpt2_124m(tmp_path)
-    assert files_in(tmp_path) == ["config.json"]
+    assert files_in(tmp_path) == []
 
 
 def test_bad_arguments(tmp_path, monkeypatch):
