@@ -27,14 +27,26 @@ def _allowed(kind, low, high, low_open=False, high_open=False):
     return kind
 
 
+def _short(value):
+    """repr(value), its middle cut out when it is long: a huge int is shown by
+    its size (Python refuses to print an int of more than 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
+        return f"an int of {len(str(abs(value))) if value.bit_length() < 14_000 else 'over 4300'} digits"
+    try:
+        text = repr(value)
+    except ValueError:  # e.g. a Fraction of huge ints
+        return f"a {type(value).__name__} too large to print"
+    return text if len(text) <= 80 else f"{text[:35]}...{text[-35:]}"
+
+
 def check_int(name, value, *, low=None, high=None, why=""):
     """Return `value` if it is an int (not a bool) in [low, high], else raise.
     `why` is added to the message of a ValueError (what the bound means)."""
     allowed = _allowed("an int", low, high)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{name} must be {allowed}, got {_short(value)} ({type(value).__name__})")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}{why}")
+        raise ValueError(f"{name} must be {allowed}, got {_short(value)}{why}")
     return value
 
 
@@ -43,8 +55,12 @@ def check_real(name, value, *, low=None, high=None, low_open=False, high_open=Fa
     the interval, else raise; `low_open` / `high_open` exclude the bound."""
     allowed = _allowed("a number", low, high, low_open, high_open)
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
-    value = float(value)
+        raise TypeError(f"{name} must be {allowed}, got {_short(value)} ({type(value).__name__})")
+    try:
+        value = float(value)
+    except OverflowError:  # an int or Fraction beyond float's range (about 1.8e308)
+        raise ValueError(f"{name} must be {allowed}, got a number too large for a float "
+                         f"({_short(value)}){why}") from None
     outside = (
         not math.isfinite(value)
         or (low is not None and (value <= low if low_open else value < low))
@@ -58,7 +74,7 @@ def check_real(name, value, *, low=None, high=None, low_open=False, high_open=Fa
 def check_bool(name, value):
     """Return `value` if it is True or False (not 0, 1 or "yes"), else TypeError."""
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise TypeError(f"{name} must be True or False, got {_short(value)}")
     return value
 
 
