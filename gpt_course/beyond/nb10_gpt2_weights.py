@@ -348,7 +348,10 @@ def check_gpt2_state_dict(model, state_dict):
     dict is not a dict of tensors; ValueError when the model has
     ``qkv_bias=False``, when a tensor's shape differs (naming the first such
     key, its expected and actual shape, and the config the checkpoint needs),
-    or when keys are missing or unexpected.
+    when keys are missing or unexpected, when one tensor is there under two
+    spellings (with and without ``transformer.``), or when a tensor is not a
+    dense floating-point tensor with data (sparse, meta, integer) or holds a
+    NaN or an infinity.
     """
     cfg = check_gpt_model(model)
     if not cfg["qkv_bias"]:
@@ -363,15 +366,28 @@ def check_gpt2_state_dict(model, state_dict):
         raise TypeError(
             f"state_dict must be a dict of tensors, got {type(state_dict).__name__}"
         )
-    sd = {}
+    sd, spelled = {}, {}
     for key, value in state_dict.items():
         if not isinstance(key, str):
-            raise TypeError(f"state_dict keys must be strings, got {key!r}")
+            raise TypeError(f"state_dict keys must be strings, got {_show(key)}")
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"state_dict[{key!r}] is a {type(value).__name__}, not a tensor")
-        key = key.removeprefix("transformer.")
-        if not _IGNORED.match(key):
-            sd[key] = value
+        short = key.removeprefix("transformer.")
+        if _IGNORED.match(short):
+            continue
+        if value.is_nested or value.layout != torch.strided:
+            kind = "a nested tensor" if value.is_nested else f"a tensor of layout {value.layout}"
+            raise ValueError(
+                f"state_dict[{key!r}] is {kind}, not a plain (dense) tensor; "
+                f"pass value.to_dense() instead"
+            )
+        if short in sd:
+            raise ValueError(
+                f"state_dict holds {short!r} twice, as {spelled[short]!r} and {key!r}: one "
+                f"tensor under two spellings (with and without the 'transformer.' prefix), so "
+                f"which one to load is unclear; remove one of them"
+            )
+        sd[short], spelled[short] = value, key
     shapes = {weight.hf_name: weight.hf_shape for weight in table}
     # Shapes first: a width or vocabulary mismatch gives the most useful hint.
     for key, shape in shapes.items():
@@ -395,26 +411,136 @@ def check_gpt2_state_dict(model, state_dict):
     for key, value in sd.items():
         if not value.is_floating_point():
             raise ValueError(f"state_dict[{key!r}] has dtype {value.dtype}, not floating point")
+        if value.device.type == "meta":
+            raise ValueError(
+                f"state_dict[{key!r}] holds no data: it is on the meta device (a shape "
+                f"only); load the checkpoint's real tensors"
+            )
+        _check_finite(key, value)
     return sd
 
 
-def load_gpt2_state_dict(model, state_dict):
+def _check_finite(key, value):
+    """A ValueError if the checkpoint tensor `value` holds a NaN or an infinity."""
+    if value.dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        value = value.float()  # the float8 types have no isfinite
+    bad = value.numel() - int(torch.isfinite(value).sum())
+    if bad:
+        raise ValueError(
+            f"state_dict[{key!r}] holds {bad:,} of {value.numel():,} values that are NaN or "
+            f"inf: the checkpoint is damaged (or was saved after training diverged); "
+            f"download it again"
+        )
+
+
+def _check_model_can_take(params):
+    """A ValueError if a model parameter cannot take a checkpoint's values."""
+    for name, param in params.items():
+        if param.device.type == "meta":
+            raise ValueError(
+                f"the model has no data: its parameter {name!r} is on the meta device; build "
+                f"it on a real device, or call model.to_empty(device='cpu') first"
+            )
+        if param.is_inference():
+            raise ValueError(
+                f"the model was built under torch.inference_mode() (its parameter {name!r} "
+                f"is an inference tensor, which cannot be written to); build it outside"
+            )
+        if not param.is_floating_point():
+            raise ValueError(
+                f"model parameter {name!r} has dtype {param.dtype}, not floating point: "
+                f"GPT-2's weights would be rounded to whole numbers; use model.float()"
+            )
+
+
+def _ready_to_copy(model, parts, *, untie):
+    """The model's parameters by name, and `parts` ({course name: tensor}) each
+    converted to its parameter's dtype and device and checked, so that the
+    copies that follow cannot fail half way. A parameter the model shares
+    between two names (a head tied to the token embedding) must get the same
+    values under both, or, for the head with ``untie=True``, is untied here."""
+    check_bool("untie", untie)
+    params = dict(model.named_parameters(remove_duplicate=False))
+    _check_model_can_take(params)
+    hf_names = {name: w.hf_name for w in gpt2_weights(model.cfg) for name in w.course_names}
+    storages = {p.untyped_storage().data_ptr() for p in params.values()}
+    ready = {}
+    for name, part in parts.items():
+        target = params[name]
+        try:
+            tensor = part.to(device=target.device, dtype=target.dtype)
+        except (RuntimeError, NotImplementedError) as err:
+            raise ValueError(
+                f"checkpoint tensor {hf_names[name]!r} cannot be copied to the model's "
+                f"{name!r} ({target.dtype} on {target.device}): {err}"
+            ) from err
+        if tensor.dtype != part.dtype:  # rounded to a narrower type: still finite?
+            bad = tensor.numel() - int(torch.isfinite(tensor).sum())
+            if bad:
+                raise ValueError(
+                    f"checkpoint tensor {hf_names[name]!r} does not fit the model's dtype "
+                    f"{target.dtype}: {bad:,} of its values become inf in {name!r}; load it "
+                    f"into a float32 model (model.float()) and convert afterwards"
+                )
+        if tensor.untyped_storage().data_ptr() in storages:
+            tensor = tensor.clone()  # the model's own memory: copying would change it on the way
+        ready[name] = tensor
+    shared = {}
+    for name in ready:
+        shared.setdefault(id(params[name]), []).append(name)
+    for names in shared.values():
+        if all(torch.equal(ready[names[0]], ready[n]) for n in names[1:]):
+            continue
+        keys = [hf_names[n] for n in names]
+        if set(names) != {"tok_emb.weight", "out_head.weight"}:
+            raise ValueError(
+                f"model parameters {names} are one Parameter, but the checkpoint gives them "
+                f"different values ({keys}); give each its own Parameter first"
+            )
+        if not untie:
+            raise ValueError(
+                "the model's output head is tied to its token embedding (model.out_head.weight "
+                "is model.tok_emb.weight, one Parameter), but the checkpoint's 'lm_head.weight' "
+                "differs from its 'wte.weight': loading both would write the head's values "
+                "into the embedding. Pass untie=True to give the head its own parameter, or "
+                "untie it first: model.out_head.weight = torch.nn.Parameter("
+                "model.tok_emb.weight.detach().clone())"
+            )
+        old = params["out_head.weight"]
+        model.out_head.weight = params["out_head.weight"] = nn.Parameter(
+            ready["out_head.weight"].clone(), requires_grad=old.requires_grad)
+        warnings.warn(
+            "the checkpoint's lm_head.weight differs from its wte.weight, so (untie=True) the "
+            "model's output head, which was tied to the token embedding, has been untied: "
+            "model.out_head.weight is now a Parameter of its own (rebuild any optimizer made "
+            "before, it holds the old one)",
+            UserWarning, stacklevel=3,
+        )
+    return params, ready
+
+
+def load_gpt2_state_dict(model, state_dict, *, untie=False):
     """Copy a Hugging Face GPT-2 state dict into the course's `GPTModel`,
     following `gpt2_weights`: each checkpoint tensor becomes the course
-    tensor(s) it holds (`hf_to_course`). Everything is checked first
-    (`check_gpt2_state_dict`), so on an error the model is unchanged. Without
-    ``lm_head.weight`` the output head gets a copy of the token embedding
-    (GPT-2 ties them). Returns `model`.
+    tensor(s) it holds (`hf_to_course`). Everything is checked before the
+    first copy (`check_gpt2_state_dict`), so on an error the model is
+    unchanged. Without ``lm_head.weight`` the output head gets a copy of the
+    token embedding (GPT-2 ties them). A head tied to the token embedding
+    (one Parameter) stays tied; a checkpoint whose ``lm_head.weight`` differs
+    from ``wte.weight`` is then an error, unless ``untie=True`` gives the head
+    its own parameter (with a warning). Returns `model`.
     """
     sd = check_gpt2_state_dict(model, state_dict)
-    params = dict(model.named_parameters(remove_duplicate=False))
+    parts = {}  # course parameter -> the checkpoint's tensor for it
+    for weight in gpt2_weights(model.cfg):
+        source = sd.get(weight.hf_name)
+        if source is None:  # lm_head.weight is often left out: GPT-2 ties it to wte
+            source = sd["wte.weight"]
+        parts.update(zip(weight.course_names, hf_to_course(weight, source)))
+    params, parts = _ready_to_copy(model, parts, untie=untie)  # converted, checked
     with torch.no_grad():
-        for weight in gpt2_weights(model.cfg):
-            source = sd.get(weight.hf_name)
-            if source is None:  # lm_head.weight is often left out: GPT-2 ties it to wte
-                source = sd["wte.weight"]
-            for name, part in zip(weight.course_names, hf_to_course(weight, source)):
-                params[name].copy_(part)
+        for name, part in parts.items():
+            params[name].copy_(part)
     return model
 
 
@@ -465,17 +591,46 @@ def _what_it_holds(path, kind):
             f"of file); download it again")
 
 
+def _not_a_folder(path, kind):
+    """An IsADirectoryError naming `path` if it is a folder where a `kind` file goes."""
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a folder, not a {kind}: pass the file itself (or, to "
+            f"load_gpt2_safetensors, the save_pretrained folder that holds it)"
+        )
+
+
+def _read_json(path, kind, not_json="JSON"):
+    """The JSON value in the file `path`, which should be a `kind`: a file
+    that is not JSON ("{path} is not {not_json}: ..."), or JSON no such file
+    could hold (nested thousands of levels deep, a number of thousands of
+    digits), is a ValueError naming it."""
+    _not_a_folder(path, kind)
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not {not_json}: {_what_it_holds(path, 'JSON')}") from err
+    except RecursionError as err:
+        raise ValueError(
+            f"{path} is JSON nested thousands of levels deep, which no {kind} is: the file "
+            f"is damaged or something else; download it again"
+        ) from err
+    except ValueError as err:  # Python's limit on the digits of an int
+        raise ValueError(
+            f"{path} holds a number of thousands of digits, which no {kind} does: the file "
+            f"is damaged or something else; download it again"
+        ) from err
+
+
 def read_hf_config(path):
     """The settings in a Hugging Face ``config.json``, as a dict. A file that
     is not one (an HTML error page saved by a failed download, an empty or
-    binary file) is a ValueError naming it."""
+    binary file, a folder) is an error naming it."""
     path = Path(path)
+    _not_a_folder(path, "config.json file")
     if path.stat().st_size > CONFIG_MAX_BYTES:
         raise ValueError(f"{path} is {path.stat().st_size:,} bytes: far too large for a config.json")
-    try:
-        config = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is not JSON: {_what_it_holds(path, 'JSON')}") from err
+    config = _read_json(path, "config.json file")
     if not isinstance(config, dict):
         raise ValueError(
             f"{path} holds a JSON {type(config).__name__}, not a config (an object of settings)"
@@ -487,9 +642,12 @@ def safetensors_shapes(path):
     """{tensor name: shape} from a ``.safetensors`` file's header, reading no
     tensor. A file that is not one is a ValueError naming it and the likely cause."""
     path = Path(path)
+    _not_a_folder(path, "weights file")
     try:
         with safe_open(str(path), framework="pt") as f:
             return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+    except OSError as err:  # the library's own words rarely name the file
+        raise type(err)(f"cannot read {path}: {err}") from err
     except SafetensorError as err:
         raise ValueError(f"{path} is not a safetensors file: "
                          f"{_what_it_holds(path, 'in the safetensors format')}") from err
@@ -501,6 +659,7 @@ def read_torch_state_dict(path):
     never arbitrary objects. A training checkpoint's ``"state_dict"`` entry is
     taken; anything else that is not a state dict is a ValueError naming the file."""
     path = Path(path)
+    _not_a_folder(path, "weights file")
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except OSError:
@@ -553,20 +712,27 @@ def _shard_files(index):
     """The weights files a ``model.safetensors.index.json`` names, each a
     plain file name in its folder: the index comes with the download, and a
     name like "../x" or "/etc/x" must not lead anywhere else."""
-    try:
-        weight_map = json.loads(index.read_bytes().decode("utf-8")).get("weight_map")
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as err:
-        raise ValueError(f"{index} is not a safetensors index: "
-                         f"{_what_it_holds(index, 'JSON')}") from err
+    content = _read_json(index, "safetensors index", "a safetensors index")
+    if not isinstance(content, dict):
+        raise ValueError(f"{index} is not a safetensors index: it holds a JSON "
+                         f"{type(content).__name__}, not an object with a 'weight_map'")
+    weight_map = content.get("weight_map")
     if not isinstance(weight_map, dict) or not weight_map:
         raise ValueError(f"{index} has no 'weight_map' of tensor names to files")
+    for key, name in weight_map.items():
+        if not isinstance(name, str):
+            raise ValueError(
+                f"{index} maps {_show(key)} to {_show(name)}, not to a file name: the index "
+                f"is damaged; download it again"
+            )
     files = []
-    for name in sorted(set(map(str, weight_map.values()))):
+    for name in sorted(set(weight_map.values())):
         if name in ("", ".", "..") or Path(name).name != name or PureWindowsPath(name).name != name:
             raise ValueError(
                 f"{index} names the shard {name!r}, which is not a file in its folder; "
                 f"refusing to read outside {index.parent}"
             )
+        _not_a_folder(index.parent / name, "weights file (a shard the index names)")
         if not (index.parent / name).is_file():
             raise FileNotFoundError(f"{index} names the shard {name!r}, which is not in {index.parent}")
         files.append(index.parent / name)
@@ -580,19 +746,25 @@ def _weights_files(path):
         return [path], path.parent
     if not path.is_dir():
         raise FileNotFoundError(f"no such weights file or folder: {path}")
+    for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"):
+        if (path / name).exists() and not (path / name).is_file():
+            raise IsADirectoryError(f"{path / name} is a folder, not a file: the download or "
+                                    f"copy went wrong; fetch the file again")
     if (path / "model.safetensors").is_file():
         return [path / "model.safetensors"], path
     if (path / "model.safetensors.index.json").is_file():
         return _shard_files(path / "model.safetensors.index.json"), path
     if (path / "pytorch_model.bin").is_file():
         return [path / "pytorch_model.bin"], path
+    named_like_a_file = path.suffix.lower() in (".safetensors", ".bin", ".pt", ".pth")
     raise FileNotFoundError(
-        f"{path} holds no model.safetensors (or pytorch_model.bin); "
-        f"download_gpt2_124m(folder) fetches GPT-2 124M"
+        f"{path} holds no model.safetensors (or pytorch_model.bin)"
+        + (" (and it is a folder, named like a weights file)" if named_like_a_file else "")
+        + "; download_gpt2_124m(folder) fetches GPT-2 124M"
     )
 
 
-def load_gpt2_safetensors(path, model):
+def load_gpt2_safetensors(path, model, *, untie=False):
     """Load GPT-2 weights saved by Hugging Face into the course's `GPTModel`.
 
     `path`: a ``model.safetensors`` file, or a folder written by
@@ -600,20 +772,26 @@ def load_gpt2_safetensors(path, model):
     work; ``.bin``/``.pt`` files are read with ``torch.load(weights_only=True)``).
     If a ``config.json`` lies next to the weights, it is checked against the
     model's config first (the number of heads cannot be seen in the shapes).
-    Returns `model`.
+    ``untie``: as for `load_gpt2_state_dict`. Returns `model`.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
             f"path must be a file or folder name, got {type(path).__name__} "
             f"(note the order: load_gpt2_safetensors(path, model))"
         )
+    if not os.fspath(path):
+        raise ValueError("path is empty: give the weights file or the folder that holds it")
     cfg = check_gpt_model(model, name="model (load_gpt2_safetensors(path, model))")
+    check_bool("untie", untie)
     files, folder = _weights_files(Path(path))
     config_path = folder / "config.json"
     if config_path.is_file():
         hf_cfg = read_hf_config(config_path)
         if hf_cfg.get("model_type", "gpt2") == "gpt2":
-            wanted = config_from_hf(hf_cfg)
+            try:
+                wanted = config_from_hf(hf_cfg)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"{config_path}: {err}") from err
             keys = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers")
             diff = {k: (cfg[k], wanted[k]) for k in keys if cfg[k] != wanted[k]}
             if diff:
@@ -623,7 +801,13 @@ def load_gpt2_safetensors(path, model):
                     f"build the model with GPTModel(config_from_hf(read_hf_config("
                     f"{str(config_path)!r})))"
                 )
-    state_dict = {}
+    state_dict, found_in = {}, {}
     for file in files:
-        state_dict.update(read_weights_file(file))
-    return load_gpt2_state_dict(model, state_dict)
+        for key, tensor in read_weights_file(file).items():
+            if key in found_in:
+                raise ValueError(
+                    f"{key!r} is in two weights files, {found_in[key]} and {file}: which "
+                    f"one to load is unclear; the download is damaged, fetch it again"
+                )
+            state_dict[key], found_in[key] = tensor, file
+    return load_gpt2_state_dict(model, state_dict, untie=untie)
