@@ -13,8 +13,10 @@ import math
 from numbers import Real
 
 import torch
+import torch.nn as nn
 
-__all__ = ["check_bool", "check_gpt_model", "check_int", "check_real", "check_token_ids"]
+__all__ = ["check_bool", "check_eval_mode", "check_gpt_model", "check_int", "check_real",
+           "check_token_ids"]
 
 
 def _allowed(kind, low, high, low_open=False, high_open=False):
@@ -31,7 +33,8 @@ def _short(value):
     """repr(value), its middle cut out when it is long: a huge int is shown by
     its size (Python refuses to print an int of more than 4300 digits)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 1000:
-        return f"an int of {len(str(abs(value))) if value.bit_length() < 14_000 else 'over 4300'} digits"
+        digits = len(str(abs(value))) if value.bit_length() < 14_000 else "over 4300"
+        return f"an int of {digits} digits"
     try:
         text = repr(value)
     except ValueError:  # e.g. a Fraction of huge ints
@@ -137,3 +140,16 @@ def check_gpt_model(model, name="model"):
             f"{name} must be the course's GPTModel, got {type(model).__name__}"
         )
     return cfg
+
+
+def check_eval_mode(model, name="model"):
+    """ValueError if running `model` would apply dropout: a submodule
+    nn.Dropout with p > 0 in training mode. Generation (cached or not) computes
+    the eval-mode output; a model in training mode without dropout computes
+    that same output, so it runs."""
+    for path, module in model.named_modules():
+        if isinstance(module, nn.Dropout) and module.training and module.p > 0:
+            raise ValueError(
+                f"{name} is in training mode with dropout ({name}.{path} has p = {module.p}): "
+                f"generation computes the eval-mode output, so call model.eval() first"
+            )

@@ -170,8 +170,15 @@ def test_clear_errors(tiny, tiny_cfg):
         cached_model(_ids(tiny_cfg, 2, 1))  # the last position still fits
         with pytest.raises(TypeError, match="new_ids"):
             cached_model(torch.zeros(2, 1))
+
+    # training mode: refused where it would apply dropout (as KVCache and generate do);
+    # without dropout it computes the eval-mode output, so it runs
+    torch.manual_seed(0)
+    dropping = GPTModel({**tiny_cfg, "drop_rate": 0.1})  # built in training mode
+    with pytest.raises(ValueError, match=r"model\.eval\(\)"):
+        GPTModelWithCache(dropping)(idx)
+    with pytest.raises(ValueError, match=r"model\.eval\(\)"):
+        generate_text_cached(dropping, idx, 2, ctx)
+    want = generate_text_cached(tiny, idx, 4, ctx)
     tiny.train()
-    with pytest.raises(ValueError, match="model.eval()"):
-        GPTModelWithCache(tiny)(idx)
-    with pytest.raises(ValueError, match="model.eval()"):
-        generate_text_cached(tiny, idx, 2, ctx)
+    assert torch.equal(generate_text_cached(tiny, idx, 4, ctx), want)

@@ -58,7 +58,7 @@ from ..book.nb04_feed_forward import FeedForward
 from ..book.nb06_attention import MultiHeadAttention
 from ..book.nb06_transformer_block import TransformerBlock
 from ..book.nb07_gpt_model import GPTModel
-from ..checks import check_bool, check_gpt_model, check_int, check_token_ids
+from ..checks import check_bool, check_eval_mode, check_gpt_model, check_int, check_token_ids
 
 __all__ = [
     "BlockWeights",
@@ -115,12 +115,9 @@ def check_cacheable(model, name="model"):
 
 def _check_eval_mode(model):
     """ValueError if `model` would apply dropout: the cached step computes the
-    eval-mode output only."""
-    if model.training and any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules()):
-        raise ValueError(
-            "the model is in training mode with dropout: the cached forward pass "
-            "computes the eval-mode output, so call model.eval() first"
-        )
+    eval-mode output only (`checks.check_eval_mode`, the rule of every
+    generation path)."""
+    check_eval_mode(model)
 
 
 def _model_dtype_and_device(model):
@@ -322,18 +319,26 @@ class KVCache:
         self.max_length = max_length
         self.length = 0
         self.weights = None  # ModelWeights of the current sequence
+        # True after a prefill stopped halfway had overwritten cached positions
+        # in some layers: the sequence it held is gone, and `step` refuses to go
+        # on from it (it would silently begin a new sequence at position 0).
+        self.broken = False
 
     def reset(self):
         """Forget every cached position (for a new prompt); keeps the memory.
         The next step begins a new sequence and reads the weights again."""
         self.length = 0
+        self.broken = False
 
     def prefill(self, ids):
         """Begin a new sequence with `ids` ([batch, n_tokens]): forget the
         cached positions, read the weights, run `ids` and return the logits of
-        the last position, [batch, 1, vocab_size]."""
-        self.reset()
-        return self.step(ids)
+        the last position, [batch, 1, vocab_size]. A refused call (a
+        ValueError / TypeError) changes nothing; a call stopped halfway (an
+        error inside, KeyboardInterrupt) leaves the cache either as it was or,
+        when it had begun to overwrite the previous sequence, refusing any
+        `step` until the next `prefill` or `reset`."""
+        return self._forward(ids, 0, False)
 
     def step(self, new_ids, *, all_logits=False):
         """Run the tokens `new_ids` ([batch, n_new]) that follow the
@@ -344,8 +349,22 @@ class KVCache:
 
         Raises ValueError beyond max_length (at most the model's
         context_length), for another batch size, or for a model in training
-        mode with dropout; the cache is unchanged then.
+        mode with dropout; the cache is unchanged then. A step stopped halfway
+        (an error inside, KeyboardInterrupt) leaves it unchanged too: keys and
+        values are written only beyond ``length``, which moves on last.
         """
+        if self.broken:
+            raise ValueError(
+                "a prefill was stopped halfway (an error or KeyboardInterrupt) after it had "
+                "begun to overwrite the cached keys and values: the sequence the cache held "
+                "is gone. Start again with cache.prefill(ids) (or cache.reset())"
+            )
+        return self._forward(new_ids, self.length, all_logits)
+
+    def _forward(self, new_ids, start, all_logits):
+        """Check, then run `new_ids` at positions start, start + 1, ...
+        (0: a new sequence) and commit: `length` and `weights` change only
+        once the whole pass is done."""
         cfg = self.model.cfg
         check_token_ids(new_ids, cfg, name="new_ids")
         check_bool("all_logits", all_logits)
@@ -356,21 +375,31 @@ class KVCache:
                 f"new_ids has batch size {batch}, the cache was made for "
                 f"{self.batch_size}: use KVCache(model, batch_size={batch})"
             )
-        if self.length + n_new > self.max_length:
+        if start + n_new > self.max_length:
             raise ValueError(
-                f"the cache holds {self.length} positions and {n_new} new token(s) "
-                f"would make {self.length + n_new}, beyond its max_length "
+                f"the cache holds {start} positions and {n_new} new token(s) "
+                f"would make {start + n_new}, beyond its max_length "
                 f"{self.max_length} (context_length {cfg['context_length']}): GPT-2 has "
                 f"no positions beyond its context. Start again from the last tokens "
                 f"(cache.prefill(ids[:, -{cfg['context_length']}:])), or use "
                 f"generate(), which crops the context like the book's loop"
             )
-        if self.length == 0:  # a new sequence: read the weights as they are now
-            self._begin_sequence()
-        with torch.inference_mode():
-            return self._run(new_ids, all_logits)
+        # a new sequence: read the weights as they are now
+        weights = self._read_weights() if start == 0 else self.weights
+        try:
+            with torch.inference_mode():
+                logits = self._run(weights, new_ids, start, all_logits)
+        except BaseException:
+            # positions [start, start + n_new) of some layers were written. Beyond
+            # `length` nothing reads them (the next step writes them again); below
+            # it, the sequence the cache held is partly overwritten.
+            if start < self.length:
+                self.length, self.broken = 0, True
+            raise
+        self.weights, self.length, self.broken = weights, start + n_new, False
+        return logits
 
-    def _begin_sequence(self):
+    def _read_weights(self):
         # The model may have changed since the cache was made: check it again.
         check_cacheable(self.model)
         dtype, device = _model_dtype_and_device(self.model)
@@ -383,15 +412,15 @@ class KVCache:
                 f"{len(self.model.trf_blocks)}: make a new KVCache(model)"
             )
         with torch.inference_mode():
-            self.weights = pack_weights(self.model, input_major=self.input_major)
+            return pack_weights(self.model, input_major=self.input_major)
 
-    def _run(self, new_ids, all_logits):
-        """The cached forward pass itself (arguments checked, inference mode)."""
-        w = self.weights
+    def _run(self, w, new_ids, start, all_logits):
+        """The cached forward pass itself (arguments checked, inference mode),
+        with the ModelWeights `w`, the new tokens at positions start, ...; it
+        writes their keys and values but does not move `length`."""
         n_heads, head_dim = w.n_heads, w.head_dim
         d = n_heads * head_dim
         batch, n_new = new_ids.shape
-        start = self.length
         end = start + n_new
         positions = torch.arange(start, end, device=new_ids.device)
         x = w.tok_emb(new_ids) + w.pos_emb(positions)
@@ -422,7 +451,6 @@ class KVCache:
                 context = context.transpose(1, 2).reshape(batch, n_new, d)
                 x = x + linear(context, layer.w_out, layer.b_out)
                 x = x + layer.ff(layer.norm2(x))
-        self.length = end
         if not all_logits:
             x = x[:, -1:]
         return linear(w.final_norm(x), w.w_head, w.b_head)

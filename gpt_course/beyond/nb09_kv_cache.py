@@ -12,11 +12,13 @@ not copies) and `generate_text_cached` is the book's greedy loop on top.
 Written to be read; `KVCache` and `generate` compute the same thing faster.
 """
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn as nn
 
 from ..book.nb06_attention import MultiHeadAttention
-from ..checks import check_gpt_model, check_int, check_token_ids
+from ..checks import check_eval_mode, check_gpt_model, check_int, check_token_ids
 
 __all__ = ["GPTModelWithCache", "MultiHeadAttentionWithCache", "generate_text_cached"]
 
@@ -57,18 +59,19 @@ class MultiHeadAttentionWithCache(nn.Module):
         values = split_heads(self.W_value(x))
 
         # Earlier tokens' keys and values never change: append the new ones (dim 2: tokens).
-        if self.cache_k is None:
-            self.cache_k, self.cache_v = keys, values
-        else:
-            self.cache_k = torch.cat([self.cache_k, keys], dim=2)
-            self.cache_v = torch.cat([self.cache_v, values], dim=2)
+        if self.cache_k is not None:
+            keys = torch.cat([self.cache_k, keys], dim=2)
+            values = torch.cat([self.cache_v, values], dim=2)
 
-        attn_scores = queries @ self.cache_k.transpose(2, 3)  # [b, heads, num_new, end]
+        attn_scores = queries @ keys.transpose(2, 3)  # [b, heads, num_new, end]
         # Row i is the new token at position start + i: it may see positions 0 .. start + i.
         attn_scores.masked_fill_(self.mask[start:end, :end], -torch.inf)
         attn_weights = torch.softmax(attn_scores / self.head_dim**0.5, dim=-1)
-        context = (attn_weights @ self.cache_v).transpose(1, 2)  # [b, num_new, heads, head_dim]
-        return self.out_proj(context.contiguous().view(b, num_new, self.d_out))
+        context = (attn_weights @ values).transpose(1, 2)  # [b, num_new, heads, head_dim]
+        out = self.out_proj(context.contiguous().view(b, num_new, self.d_out))
+        # Kept only now that the step is done: a step stopped halfway leaves the cache as it was.
+        self.cache_k, self.cache_v = keys, values
+        return out
 
     def check_room(self, batch, end):
         """Raise a clear error unless the cache can grow to `end` tokens of `batch` rows."""
@@ -86,7 +89,9 @@ class GPTModelWithCache(nn.Module):
     seen) and returns their logits, [batch, n_new, vocab_size]. Every
     attention layer is wrapped in `attention(block.att)` (default
     MultiHeadAttentionWithCache, or your own class built the same way); the
-    model itself is not changed. For inference: call model.eval() first."""
+    model itself is not changed. For inference: call model.eval() first (a
+    model in training mode with dropout is refused). A step stopped halfway
+    (an error, the stop button) leaves every cache as it was before it."""
 
     def __init__(self, model, attention=MultiHeadAttentionWithCache):
         super().__init__()
@@ -104,24 +109,44 @@ class GPTModelWithCache(nn.Module):
 
     def forward(self, new_ids):
         self.check_new_ids(new_ids)
-        m = self.model
-        start, end = self.cached_tokens, self.cached_tokens + new_ids.shape[1]
-        # The new tokens follow the cached ones: positions start, ..., end - 1.
-        x = m.tok_emb(new_ids) + m.pos_emb(torch.arange(start, end, device=new_ids.device))
-        x = m.drop_emb(x)
-        for block, att in zip(m.trf_blocks, self.attentions):
-            # The book's TransformerBlock.forward, with the cached attention for block.att.
-            x = x + block.drop_shortcut(att(block.norm1(x)))
-            x = x + block.drop_shortcut(block.ff(block.norm2(x)))
-        self.cached_tokens, self.batch_size = end, new_ids.shape[0]
-        return m.out_head(m.final_norm(x))
+        with self.all_or_nothing():  # stopped halfway (the stop button)? every cache as it was
+            m = self.model
+            start, end = self.cached_tokens, self.cached_tokens + new_ids.shape[1]
+            # The new tokens follow the cached ones: positions start, ..., end - 1.
+            x = m.tok_emb(new_ids) + m.pos_emb(torch.arange(start, end, device=new_ids.device))
+            x = m.drop_emb(x)
+            for block, att in zip(m.trf_blocks, self.attentions):
+                # The book's TransformerBlock.forward, with the cached attention for block.att.
+                x = x + block.drop_shortcut(att(block.norm1(x)))
+                x = x + block.drop_shortcut(block.ff(block.norm2(x)))
+            self.cached_tokens, self.batch_size = end, new_ids.shape[0]
+            return m.out_head(m.final_norm(x))
+
+    @contextmanager
+    def all_or_nothing(self):
+        """Run a step; if anything stops it (an error, KeyboardInterrupt), put
+        back every layer's cache and the token count as they were before it,
+        so that no layer holds tokens another lacks. The attention layers'
+        caches are their plain attributes (cache_k, cache_v, or a learner's own
+        names), replaced, not changed in place, by a step: keeping the old
+        objects is enough."""
+        def state(module):
+            return {k: v for k, v in vars(module).items() if not k.startswith("_")}
+        saved = [state(self)] + [state(att) for att in self.attentions]
+        try:
+            yield
+        except BaseException:
+            for module, before in zip([self, *self.attentions], saved):
+                for name in state(module).keys() - before.keys():
+                    delattr(module, name)  # made during the stopped step
+                module.__dict__.update(before)
+            raise
 
     def check_new_ids(self, new_ids):
         """Raise a clear error unless `new_ids` can follow the cached tokens."""
         check_token_ids(new_ids, self.cfg, "new_ids")
-        if self.model.training:
-            raise ValueError("the model is in training mode: call model.eval() first "
-                             "(the cache reproduces the model's output without dropout)")
+        # training mode without dropout computes the same: it runs, as in KVCache and generate
+        check_eval_mode(self.model)
         batch, num_new = new_ids.shape
         if self.cached_tokens and batch != self.batch_size:
             raise ValueError(f"new_ids has batch size {batch}, the cache holds {self.batch_size} "
@@ -155,7 +180,8 @@ def generate_text_cached(model, idx, max_new_tokens, context_size):
             new_ids = idx[:, -context_size:]
         with torch.no_grad():
             logits = cached_model(new_ids)
-        idx_next = torch.argmax(logits[:, -1, :], dim=-1, keepdim=True)  # [batch, 1]
+        probas = torch.softmax(logits[:, -1, :], dim=-1)  # as the book does: ties break alike
+        idx_next = torch.argmax(probas, dim=-1, keepdim=True)  # [batch, 1]
         idx = torch.cat((idx, idx_next), dim=1)
         new_ids = idx_next  # from now on, only the newest token
     return idx

@@ -19,7 +19,9 @@ Pass `seed` (or your own torch.Generator) to make a draw reproducible.
 
 import torch
 
-from ..checks import check_bool, check_gpt_model, check_int, check_real, check_token_ids
+from ..checks import (
+    check_bool, check_eval_mode, check_gpt_model, check_int, check_real, check_token_ids,
+)
 from .nb09_fast_kv_cache import KVCache, check_cacheable
 
 __all__ = ["check_sampling_args", "generate", "next_token_distribution"]
@@ -28,6 +30,9 @@ __all__ = ["check_sampling_args", "generate", "next_token_distribution"]
 _MAX_SEED = 2**64 - 1
 # More new tokens than this: the cache re-lays the widest matrices out input-major.
 _INPUT_MAJOR_FROM = 16
+# Room for new tokens made at first; the output doubles when full, so a huge
+# max_new_tokens with a stop token allocates only what is generated.
+_FIRST_ROOM = 256
 
 
 def check_sampling_args(temperature, top_k, top_p):
@@ -104,7 +109,10 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
     """Continue the prompts `idx` ([batch, n_tokens], all the same length) by
     up to `max_new_tokens` tokens and return prompts + new tokens.
 
-    temperature 0 (default): greedy, the same tokens as generate_text_simple.
+    temperature 0 (default): greedy, the same tokens as generate_text_simple
+    (its rule too: the argmax of the softmax, in the model's dtype, so that
+    probabilities rounded to a tie pick the same token; in bfloat16 / float16
+    the cache's logits round differently, see the README).
     temperature > 0: sample from next_token_distribution(logits, temperature,
     top_k, top_p) with torch.multinomial; `seed` (or a torch.Generator as
     `generator`) makes it reproducible, otherwise torch's global RNG is used.
@@ -117,10 +125,15 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
     through the model with a KVCache while the context has room; past it,
     every token needs the whole shifted window again (its positions change),
     so the model reads the window, as in the book. use_cache=False is the
-    book's loop from the start.
+    book's loop from the start. Both compute the eval-mode output: a model in
+    training mode with dropout is refused (call model.eval()); without
+    dropout, training mode computes the same and runs.
+    The output grows as tokens come (max_new_tokens is a limit, not an
+    allocation).
     """
     use_cache = check_bool("use_cache", use_cache)
     cfg = check_cacheable(model) if use_cache else check_gpt_model(model)
+    check_eval_mode(model)
     context_length = cfg["context_length"]
     # a prompt may be longer than the context: only its last tokens are read
     check_token_ids(idx, cfg, name="idx (the prompt)", any_length=True)
@@ -138,7 +151,7 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
         generator = torch.Generator(device=idx.device).manual_seed(seed)
 
     batch, n_prompt = idx.shape
-    out = torch.empty((batch, n_prompt + max_new_tokens), dtype=idx.dtype, device=idx.device)
+    out = idx.new_empty((batch, n_prompt + min(max_new_tokens, _FIRST_ROOM)))
     out[:, :n_prompt] = idx
     if max_new_tokens == 0:
         return out
@@ -159,13 +172,15 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
             if not use_cache:
                 logits = model(out[:, max(0, length - context_length):length])
             last = logits[:, -1]
-            if greedy:
-                next_id = last.argmax(dim=-1)
+            if greedy:  # the book's rule: rounded probabilities may tie where logits do not
+                next_id = torch.softmax(last, dim=-1).argmax(dim=-1)
             else:
                 probs = next_token_distribution(last, temperature, top_k, top_p)
                 next_id = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             if finished is not None:
                 next_id = next_id.masked_fill(finished, eos_id)
+            if length == out.shape[1]:  # full: double the room (up to what can be made)
+                out = _grown(out, min(2 * out.shape[1], n_prompt + max_new_tokens))
             out[:, length] = next_id
             length += 1
             if finished is not None:
@@ -178,3 +193,10 @@ def generate(model, idx, max_new_tokens, *, temperature=0.0, top_k=None, top_p=N
                 else:  # the window shifted: positions changed, cached keys with them
                     logits = model(out[:, length - context_length:length])
     return out[:, :length].contiguous()
+
+
+def _grown(out, size):
+    """`out` copied into a new [batch, size] tensor (its end left unset)."""
+    bigger = out.new_empty((out.shape[0], size))
+    bigger[:, :out.shape[1]] = out
+    return bigger
