@@ -177,7 +177,8 @@ def _why_unreachable(err, timeout):
             return (f"HTTP 404 Not Found: the server has no {GPT2_124M_REPO} at revision "
                     f"{GPT2_124M_REVISION} (is HF_ENDPOINT a Hugging Face hub or mirror?)")
         if code in (401, 403):
-            return f"HTTP {code} {err.reason}: the server refuses access (a mirror or proxy that needs a login?)"
+            return (f"HTTP {code} {err.reason}: the server refuses access (a mirror or proxy "
+                    f"that needs a login?)")
         if code == 429:
             return f"HTTP {code} {err.reason}: too many requests; wait a few minutes and try again"
         if code >= 500:
@@ -347,7 +348,10 @@ def _roll_back(files):
     for file in reversed(files):
         try:
             if file.backed_up:
-                os.replace(file.backup, file.target)
+                if file.placed or not os.path.lexists(file.target):
+                    os.replace(file.backup, file.target)
+                else:  # the old file never left its place: drop its second name
+                    os.unlink(file.backup)  # (renaming a hard link onto itself does nothing)
                 file.backed_up = False
             elif file.placed:
                 os.unlink(file.target)
