@@ -162,7 +162,8 @@ class _File:
 
 def _local_error(err, what, advice):
     """An OSError of the same kind (PermissionError, ...) saying what failed and what to do."""
-    return type(err)(err.errno, f"{what} ({err.strerror or err}): {advice}")
+    message = f"{what} ({err.strerror or err}): {advice}"
+    return OSError(err.errno, message) if err.errno is not None else OSError(message)
 
 
 def _why_unreachable(err, timeout):
