@@ -1,16 +1,24 @@
 """The one widget class every explorer is built from, and its controls."""
 
 import base64
+import functools
 import html
 import io
+import math
+import reprlib
 import unicodedata
+from numbers import Integral, Real
 from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib
+from ipywidgets.widgets.widget_float import _BoundedFloat, _BoundedLogFloat, _Float
+from ipywidgets.widgets.widget_int import _BoundedInt, _Int
+from ipywidgets.widgets.widget_selection import _Selection
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
+from traitlets import TraitError
 
 from ..language import cjk_font, get_language, tr
 
@@ -31,6 +39,13 @@ class Explorer(widgets.VBox):
     (blitting), which keeps an update around 10 ms instead of ~100 ms for a
     full matplotlib redraw. If `update` changes an axis limit, or sets
     `explorer.full_redraw = True`, the background is redrawn too.
+
+    A value a control cannot show (NaN, inf, outside the slider's range, the
+    wrong type), whether set from code, through `set` or by the browser, is
+    refused: the control keeps its value and the readout starts with a line
+    saying what was refused and what the control takes. An `update` that
+    raises is shown the same way. Neither stops the explorer: the next good
+    value is drawn exactly as a fresh explorer draws it.
     """
 
     def __init__(self, title, controls, setup, update, figsize=(8, 3.2), dpi=80):
@@ -49,7 +64,12 @@ class Explorer(widgets.VBox):
         )
         self.readout = widgets.HTML()
         self.readout_text = ""
-        for control in self.controls.values():
+        self.message = ""  # what was refused, or why a setting could not be drawn
+        self._drawn_readout = ""  # what `update` returned for the values shown
+        self._setting = False  # inside `set`: one redraw at the end
+        self._names = {id(control): name for name, control in self.controls.items()}
+        for name, control in self.controls.items():
+            _guard(control, functools.partial(self._given, name))
             control.observe(self._on_change, names="value")
         header = widgets.HTML(f"<b>{html.escape(self.title)}</b>")
         controls_box = widgets.GridBox(
@@ -68,21 +88,86 @@ class Explorer(widgets.VBox):
         unknown = sorted(set(values) - set(self.controls))
         if unknown:
             raise KeyError(f"no control(s) {unknown}; controls are {sorted(self.controls)}")
-        for name, value in values.items():
-            control = self.controls[name]
-            control.unobserve(self._on_change, names="value")
-            try:
-                control.value = value
-            finally:
-                control.observe(self._on_change, names="value")
-        self.update()
+        self.message = ""
+        self._setting = True
+        try:
+            for name, value in values.items():
+                control = self.controls[name]
+                control.unobserve(self._on_change, names="value")
+                try:
+                    control.value = value  # a bad value is refused, with a message
+                finally:
+                    control.observe(self._on_change, names="value")
+        finally:
+            self._setting = False
+        self._draw()
         return self
 
     def _on_change(self, change):
-        self.update()
+        control = change["owner"]
+        problem = _problem(control, change["new"])
+        if problem is not None:
+            # Past the setter's check: the browser sends values through set_state.
+            control.unobserve(self._on_change, names="value")
+            try:
+                control.set_trait("value", change["old"])
+            finally:
+                control.observe(self._on_change, names="value")
+            self.message = self._refusal(self._names[id(control)], change["new"], problem)
+            self._show_readout()
+            return
+        self.message = ""
+        self._draw()
+
+    def _given(self, name, value, problem, changed):
+        """Called by a control for every value given to it from code (see _Guarded)."""
+        if problem is not None:
+            refusal = self._refusal(name, value, problem)
+            # In `set`, several values can be refused at once: keep every message.
+            self.message = "\n".join(m for m in (self.message if self._setting else "", refusal) if m)
+            if not self._setting:
+                self._show_readout()
+        elif not changed and self.message and not self._setting:
+            # The good value the control already held: no change event, so
+            # take the message away here.
+            self.message = ""
+            self._draw()
+
+    def _refusal(self, name, value, problem):
+        """The readout's line for a refused value."""
+        kind, *details = problem
+        shown = dict(name=name, value=_shown(value), current=_shown(self.controls[name].value))
+        if kind in ("number", "whole"):
+            low, high = (_fmt(bound) for bound in details)
+            if kind == "number":
+                return tr("{name} = {value} was refused: {name} takes a number from {low} to "
+                          "{high}; still showing {name} = {current}", low=low, high=high, **shown)
+            return tr("{name} = {value} was refused: {name} takes a whole number from {low} to "
+                      "{high}; still showing {name} = {current}", low=low, high=high, **shown)
+        if kind == "bool":
+            return tr("{name} = {value} was refused: {name} takes True or False; still showing "
+                      "{name} = {current}", **shown)
+        if kind == "choice":
+            return tr("{name} = {value} was refused: {name} takes one of {choices}; still "
+                      "showing {name} = {current}", choices=", ".join(details[0]), **shown)
+        return tr("{name} = {value} was refused ({error}); still showing {name} = {current}",
+                  error=details[0], **shown)
+
+    def _draw(self):
+        """`update`, showing an error in the readout instead of raising it: a
+        control's observer has nowhere else to show it (JupyterLab only logs
+        it), and the next change redraws everything."""
+        try:
+            self.update()
+        except Exception as error:  # noqa: BLE001 - shown to the learner, not swallowed
+            self.full_redraw = True
+            self._drawn_readout = ""
+            self.message = tr("this setting could not be drawn ({error}); try another value",
+                              error=_error_text(error))
+            self._show_readout()
 
     def update(self):
-        self.readout_text = self._update_artists(self.handles, **self.values) or ""
+        readout = self._update_artists(self.handles, **self.values) or ""
         limits = [(ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes]
         if self.full_redraw or limits != self._limits:
             self._canvas.draw()  # draws everything except the animated artists
@@ -95,6 +180,12 @@ class Explorer(widgets.VBox):
             if artist.get_visible():
                 self.figure.draw_artist(artist)
         self.image.value = self.png()
+        self._drawn_readout = readout
+        self._show_readout()
+
+    def _show_readout(self):
+        """The readout: a message (if any) above what `update` returned."""
+        self.readout_text = "\n".join(text for text in (self.message, self._drawn_readout) if text)
         self.readout.value = (
             "<pre style='margin:0;font-size:0.9em'>" + html.escape(self.readout_text) + "</pre>"
         )
@@ -194,6 +285,108 @@ def _fmt(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _shown(value):
+    """A value given to a control, as a refusal message shows it: numbers as
+    the static note writes them, anything else as its repr, cut short."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return reprlib.repr(value)
+
+
+def _error_text(error):
+    return f"{type(error).__name__}: {error}"
+
+
+# ---------------------------------------------------------------- refusing bad values
+
+class _Guarded:
+    """Mixed into the class of every control an Explorer holds (see _guard):
+    a value given to the control from code is checked before the control
+    sees it, so that what the control would otherwise take, clamp or raise
+    about (NaN, inf, a value beyond the slider's ends, the wrong type) is
+    refused: the control keeps its value and the explorer says why."""
+
+    _explorer_hook = None  # the explorer's _given, bound to the control's name
+
+    def __setattr__(self, name, value):
+        hook = self._explorer_hook
+        if name != "value" or hook is None:
+            super().__setattr__(name, value)
+            return
+        old = self.value
+        problem = _problem(self, value)
+        if problem is None:
+            try:
+                super().__setattr__(name, value)  # the explorer redraws here
+            except TraitError as error:  # a control this module has no check for
+                problem = ("error", str(error))
+        hook(value, problem, changed=problem is None and self.value != old)
+
+
+@functools.cache
+def _guarded_class(cls):
+    # Same name, same widget model: the front end and the repr see no difference.
+    return type(cls)(cls.__name__, (_Guarded, cls), {"__qualname__": cls.__qualname__})
+
+
+def _guard(control, hook):
+    """Make `control` refuse bad values and report them to `hook`."""
+    if not isinstance(control, _Guarded):
+        control.__class__ = _guarded_class(type(control))
+    control._explorer_hook = hook
+
+
+def _problem(control, value):
+    """None if `control` can show `value`, else what it takes: ("number", low,
+    high), ("whole", low, high), ("bool",) or ("choice", labels)."""
+    if isinstance(control, widgets.Checkbox):
+        return None if isinstance(value, bool) else ("bool",)
+    if isinstance(control, _Selection):
+        # ipywidgets' own lists of the option values and their labels
+        values = control._options_values
+        if any(value is v or (type(value) is type(v) and value == v) for v in values):
+            return None
+        return ("choice", [str(label) for label in control._options_labels])
+    bounds = _bounds(control)
+    if bounds is None:
+        return None
+    low, high, whole = bounds
+    kind = "whole" if whole else "number"
+    if isinstance(value, bool) or not isinstance(value, Integral if whole else Real):
+        return (kind, low, high)
+    if not whole and not math.isfinite(value):
+        return (kind, low, high)
+    return None if low <= value <= high else (kind, low, high)
+
+
+def _bounds(control):
+    """(low, high, whole numbers only) of a numeric control, or None."""
+    if isinstance(control, _BoundedLogFloat):
+        return control.base ** control.min, control.base ** control.max, False
+    if isinstance(control, _BoundedFloat):
+        return control.min, control.max, False
+    if isinstance(control, _Float):
+        return -math.inf, math.inf, False
+    if isinstance(control, _BoundedInt):
+        return control.min, control.max, True
+    if isinstance(control, _Int):
+        return -math.inf, math.inf, True
+    return None
+
+
+def _check_start(name, value, low, high, whole=False):
+    """Refuse a control's start value outside its range, which the control
+    would clamp without a word (`name`: the argument it comes from)."""
+    if isinstance(value, bool) or not isinstance(value, Integral if whole else Real):
+        raise TypeError(f"{name} must be {'an int' if whole else 'a number'} in "
+                        f"[{_fmt(low)}, {_fmt(high)}], got {value!r} ({type(value).__name__})")
+    if not low <= value <= high:  # NaN is never in range
+        raise ValueError(f"{name} must be {'an int' if whole else 'a number'} in "
+                         f"[{_fmt(low)}, {_fmt(high)}] (the range of its slider), got "
+                         f"{value!r}; give a value in that range")
+    return value
+
+
 def _line_height(font):
     ascent, descent = font.getmetrics()
     return ascent + descent + 2
@@ -230,8 +423,10 @@ def control_layout():
     return widgets.Layout(width="95%")
 
 
-def slider(description, value, min, max, step, readout_format=".2f"):
-    """A FloatSlider wide enough to read its label."""
+def slider(description, value, min, max, step, readout_format=".2f", *, name=None):
+    """A FloatSlider wide enough to read its label. A `value` outside [min, max]
+    raises, naming `name` (the argument it comes from; else `description`)."""
+    _check_start(name or description, value, min, max)
     return widgets.FloatSlider(
         value=value, min=min, max=max, step=step, description=description,
         readout_format=readout_format, continuous_update=True,
@@ -239,8 +434,10 @@ def slider(description, value, min, max, step, readout_format=".2f"):
     )
 
 
-def log_slider(description, value, min_exp, max_exp, readout_format=".2f", step=0.05):
+def log_slider(description, value, min_exp, max_exp, readout_format=".2f", step=0.05, *,
+               name=None):
     """A FloatLogSlider (powers of ten from 10**min_exp to 10**max_exp) styled like `slider`."""
+    _check_start(name or description, value, 10 ** min_exp, 10 ** max_exp)
     return widgets.FloatLogSlider(
         value=value, base=10, min=min_exp, max=max_exp, step=step,
         description=description, readout_format=readout_format, continuous_update=True,
@@ -248,8 +445,9 @@ def log_slider(description, value, min_exp, max_exp, readout_format=".2f", step=
     )
 
 
-def int_slider(description, value, min, max, step=1):
-    """An IntSlider styled like `slider`."""
+def int_slider(description, value, min, max, step=1, *, name=None):
+    """An IntSlider styled like `slider`; `value` must be an int in [min, max]."""
+    _check_start(name or description, value, min, max, whole=True)
     return widgets.IntSlider(
         value=value, min=min, max=max, step=step, description=description,
         continuous_update=True, style=control_style(), layout=control_layout(),

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..book.nb02_layer_norm import LayerNorm
+from ..checks import check_int
 from ..language import tr
 from .base import Explorer, log_slider, slider
 
@@ -36,18 +37,24 @@ def layer_norm_explorer(input_scale=2.5, input_shift=3.0, eps=1e-5, gamma=1.0, b
 
     It starts with an input far from mean 0 and variance 1 (about 3 and 6.4),
     so the first picture already shows what LayerNorm does: the input cloud
-    off-centre and wide, the output centred and narrower."""
+    off-centre and wide, the output centred and narrower.
+
+    Every value must lie in its slider's range (a ValueError names the
+    argument and the range otherwise); dim is 1 to 1024 points, seed >= 0."""
+    check_int("dim", dim, low=1, high=1024, why=" (one point per value; more would not be readable)")
+    check_int("seed", seed, low=0)
     z = token_vector(dim, seed)
     norm = LayerNorm(dim)
     rng = np.random.default_rng(seed)
     jitter = rng.uniform(0.15, 0.85, size=dim)  # fixed vertical spread of the points
 
     controls = {
-        "input_scale": log_slider(tr("input scale"), input_scale, -2, 0.6, ".2f"),
-        "input_shift": slider(tr("input shift"), input_shift, -4.0, 4.0, 0.1),
-        "eps": log_slider("eps", eps, -6, 0, ".0e"),
-        "gamma": slider(tr("gamma (scale)"), gamma, 0.0, 3.0, 0.05),
-        "beta": slider(tr("beta (shift)"), beta, -3.0, 3.0, 0.1),
+        "input_scale": log_slider(tr("input scale"), input_scale, -2, 0.6, ".2f",
+                                  name="input_scale"),
+        "input_shift": slider(tr("input shift"), input_shift, -4.0, 4.0, 0.1, name="input_shift"),
+        "eps": log_slider("eps", eps, -6, 0, ".0e", name="eps"),
+        "gamma": slider(tr("gamma (scale)"), gamma, 0.0, 3.0, 0.05, name="gamma"),
+        "beta": slider(tr("beta (shift)"), beta, -3.0, 3.0, 0.1, name="beta"),
     }
 
     def setup(fig):

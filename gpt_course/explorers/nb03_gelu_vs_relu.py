@@ -13,6 +13,7 @@ import torch.nn as nn
 from matplotlib.ticker import MaxNLocator
 
 from ..book.nb03_gelu import GELU, gelu_exact
+from ..checks import check_int
 from ..language import tr
 from .base import Explorer, fixed_subplots, pad, slider
 
@@ -50,9 +51,11 @@ def _shown(name):
 def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
     """ReLU and GELU side by side with a probe point; returns an Explorer.
 
-    x_range: half-width of the plotted interval [-x_range, x_range].
-    probe: where value and gradient are read off.
+    x_range: half-width of the plotted interval [-x_range, x_range] (1 to 8).
+    probe: where value and gradient are read off (-6 to 6).
+    n_points: points per curve (2 to 100,001).
     """
+    check_int("n_points", n_points, low=2, high=100_001)
 
     def setup(fig):
         ax_value, ax_grad = fixed_subplots(
@@ -99,6 +102,7 @@ def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
         return handles
 
     def redraw_curves(handles, x_range):
+        handles["x_range"] = None  # until the curves are drawn: a failure redraws next time
         x = torch.linspace(-x_range, x_range, n_points, dtype=torch.float64)
         results = values_and_gradients(x)
         for name, (value, grad) in results.items():
@@ -134,8 +138,9 @@ def gelu_explorer(x_range=4.0, probe=-1.0, n_points=401):
         return "\n".join(lines)
 
     controls = {
-        "x_range": slider(tr("x range ±"), x_range, 1.0, 8.0, 0.5, readout_format=".1f"),
-        "probe": slider(tr("probe x"), probe, -6.0, 6.0, 0.05),
+        "x_range": slider(tr("x range ±"), x_range, 1.0, 8.0, 0.5, readout_format=".1f",
+                          name="x_range"),
+        "probe": slider(tr("probe x"), probe, -6.0, 6.0, 0.05, name="probe"),
     }
     # A new range moves the axes, which costs a full redraw (~70 ms here, vs
     # ~20 ms for the probe): redraw once when the slider is released.

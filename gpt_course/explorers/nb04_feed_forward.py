@@ -29,7 +29,8 @@ def linear_layer_parameters(emb_dim, factor=4):
 
 def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
     """Sliders for emb_dim, the expansion factor and the number of blocks
-    (n_layers only changes the readout's total); returns an Explorer."""
+    (n_layers only changes the readout's total); returns an Explorer.
+    emb_dim is 64 to 2048, factor 1 to 8, n_layers 1 to 48 (the sliders' ranges)."""
     half_width = MAX_FACTOR * MAX_EMB_DIM / 2
     dims = np.arange(0, MAX_EMB_DIM + 1, 16)
 
@@ -99,9 +100,9 @@ def feed_forward_explorer(emb_dim=768, factor=4, n_layers=12):
         ])
 
     controls = {
-        "emb_dim": int_slider("emb_dim", emb_dim, 64, MAX_EMB_DIM, 64),
-        "factor": int_slider(tr("expansion factor"), factor, 1, MAX_FACTOR),
-        "n_layers": int_slider("n_layers", n_layers, 1, 48),
+        "emb_dim": int_slider("emb_dim", emb_dim, 64, MAX_EMB_DIM, 64, name="emb_dim"),
+        "factor": int_slider(tr("expansion factor"), factor, 1, MAX_FACTOR, name="factor"),
+        "n_layers": int_slider("n_layers", n_layers, 1, 48, name="n_layers"),
     }
     return Explorer("Feed forward: width and parameter count", controls, setup, update,
                     figsize=(9, 3.4))

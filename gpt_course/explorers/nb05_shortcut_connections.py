@@ -40,17 +40,21 @@ def shortcut_gradients(depth, activation="GELU", use_shortcut=True, seed=123):
     check_int("depth", depth, low=2, why=" (the toy net has at least two layers)")
     check_bool("use_shortcut", use_shortcut)
     check_int("seed", seed, low=0)
-    if not isinstance(activation, str):
-        raise TypeError(f"activation must be one of {sorted(ACTIVATIONS)}, got "
-                        f"{type(activation).__name__}")
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    _check_activation(activation)
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
         torch.manual_seed(seed)
         model = ExampleDeepNeuralNetwork([3] * depth + [1], use_shortcut,
                                          activation=ACTIVATIONS[activation])
     grads = layer_gradients(model, torch.tensor(SAMPLE_INPUT), torch.tensor([[0.0]]))
     return list(grads.values())
+
+
+def _check_activation(activation):
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be one of {sorted(ACTIVATIONS)}, got "
+                        f"{type(activation).__name__}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
 
 
 class GradientParts(NamedTuple):
@@ -90,7 +94,10 @@ def _bar_height(value):
 
 
 def shortcut_explorer(depth=5, activation="GELU", shortcut=False, seed=123):
-    """Depth, activation, shortcuts on/off and seed; returns an Explorer."""
+    """Depth, activation, shortcuts on/off and seed; returns an Explorer.
+    depth is 2 to 12 layers, seed 0 to 999 (the sliders' ranges)."""
+    _check_activation(activation)
+    check_bool("shortcut", shortcut)
 
     def setup(fig):
         ax = fixed_subplots(fig, 1, 1, left=0.09, right=0.98, bottom=0.15, top=0.9)
@@ -135,13 +142,13 @@ def shortcut_explorer(depth=5, activation="GELU", shortcut=False, seed=123):
         return _readout(grads, flipped, shortcut)
 
     controls = {
-        "depth": int_slider(tr("layers"), depth, 2, MAX_DEPTH),
+        "depth": int_slider(tr("layers"), depth, 2, MAX_DEPTH, name="depth"),
         "activation": widgets.ToggleButtons(
             options=list(ACTIVATIONS), value=activation, description=tr("activation"),
             style=control_style(button_width="70px")),
         "shortcut": widgets.Checkbox(value=shortcut, description=tr("shortcut connections"),
                                      style={"description_width": "initial"}),
-        "seed": int_slider(tr("seed"), seed, 0, 999),
+        "seed": int_slider(tr("seed"), seed, 0, 999, name="seed"),
     }
     return Explorer("Shortcut connections: gradient per layer", controls, setup, update,
                     figsize=(9, 3.6))

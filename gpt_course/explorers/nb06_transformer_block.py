@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
-from ..config import GPT_CONFIG_124M
+from ..checks import check_int
+from ..config import GPT_CONFIG_124M, validate_config
 from ..language import tr
 from ..book.nb07_gpt_model import GPTModel
 from ..tokenizer import get_tokenizer, text_to_token_ids
@@ -53,7 +54,8 @@ def attention_weights(model, token_ids):
 def attention_explorer(text=DEFAULT_TEXT, cfg=None, seed=123):
     """Heatmap of the attention weights of a seeded (untrained) GPTModel on
     `text`, with a layer and a head slider."""
-    cfg = dict(SMALL_CONFIG if cfg is None else cfg)
+    cfg = validate_config(SMALL_CONFIG if cfg is None else cfg)
+    check_int("seed", seed, low=0)
     tokenizer = get_tokenizer()
     ids = text_to_token_ids(text, tokenizer)
     n = ids.shape[1]

@@ -57,6 +57,10 @@ def generation_explorer(model, prompt, max_new_tokens=6, top_k=10):
     vocab_size = cfg["vocab_size"]
     # more bars than 30 would not be readable
     check_int("top_k", top_k, low=1, high=min(vocab_size, 30))
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str (the text to continue), got {type(prompt).__name__}")
+    if not prompt:
+        raise ValueError("prompt is empty: give at least one character of text to continue")
     tokenizer = get_tokenizer()
     prompt_ids = text_to_token_ids(prompt, tokenizer)
     steps = generation_steps(model, prompt_ids, max_new_tokens, top_k)

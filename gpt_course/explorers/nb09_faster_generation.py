@@ -49,7 +49,8 @@ def sampling_explorer(logits=BOOK_LOGITS, words=BOOK_WORDS, *, n_draws=10, seed=
                       temperature=1.0):
     """Sliders for temperature, top-k and top-p over the next-token
     distribution of `logits` (one score per entry of `words`, at most 20).
-    top_k = len(words) and top_p = 1 switch those filters off."""
+    top_k = len(words) and top_p = 1 switch those filters off; temperature is
+    0 (greedy) to 3, the range of its slider."""
     logits = torch.as_tensor(logits, dtype=torch.float32).detach().flatten()
     words = [str(w) for w in words]
     n = len(words)
@@ -63,7 +64,8 @@ def sampling_explorer(logits=BOOK_LOGITS, words=BOOK_WORDS, *, n_draws=10, seed=
     check_int("seed", seed, low=0)
 
     controls = {
-        "temperature": slider(tr("temperature"), temperature, 0.0, 3.0, 0.05),
+        "temperature": slider(tr("temperature"), temperature, 0.0, 3.0, 0.05,
+                              name="temperature"),
         "top_k": int_slider("top_k", n, 1, n),
         "top_p": slider("top_p", 1.0, 0.05, 1.0, 0.05),
     }

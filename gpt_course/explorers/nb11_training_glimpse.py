@@ -11,6 +11,8 @@ after every epoch, the explorer's whole point.
 """
 
 import functools
+import math
+from numbers import Real
 
 from matplotlib.font_manager import FontProperties, findfont
 from matplotlib.ft2font import FT2Font
@@ -57,13 +59,23 @@ def training_explorer(history, texts, steps_per_epoch, ln_vocab=None):
     `texts[e]` what the model wrote after epoch e (`texts[0]`: before
     training, all starting with the same prompt), `steps_per_epoch` the number
     of batches in an epoch; `ln_vocab`, if given, is drawn as the
-    random-guessing level."""
+    random-guessing level.
+
+    A loss that is not a finite number (a run that diverged: inf or nan) is
+    drawn as a cross at the top of the axes and named in the readout; the
+    axes are scaled to the finite losses."""
     if not isinstance(history, TrainingHistory):
         raise TypeError(f"history must be the TrainingHistory that train_model_simple returns, "
                         f"got {type(history).__name__}")
     check_int("steps_per_epoch", steps_per_epoch, low=1)
     if ln_vocab is not None:
         check_real("ln_vocab", ln_vocab, low=0, low_open=True)
+    for name in ("train_losses", "val_losses"):
+        bad = [loss for loss in getattr(history, name)
+               if isinstance(loss, bool) or not isinstance(loss, Real)]
+        if bad:
+            raise TypeError(f"history.{name} must hold numbers (one loss each), got "
+                            f"{bad[0]!r} ({type(bad[0]).__name__})")
     if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a list of strings (what the model wrote after each epoch)")
     num_epochs = len(history.train_losses) // steps_per_epoch
@@ -91,7 +103,15 @@ def training_explorer(history, texts, steps_per_epoch, ln_vocab=None):
         for e in range(num_epochs)
     ]
     total_steps = len(history.train_losses)
-    top = max(max(history.train_losses), max(history.val_losses), ln_vocab or 0) * 1.08
+    # Scaled to the finite losses; inf and nan (a run that diverged) are marked
+    # at the top instead, where the curve leaves the axes.
+    finite = [loss for loss in (*history.train_losses, *history.val_losses) if math.isfinite(loss)]
+    top = max(finite + [ln_vocab or 0]) * 1.08 or 1.0
+    off_top = 0.96 * top  # where a loss that is not finite is drawn
+    not_finite = [(step, off_top) for step, loss in enumerate(history.train_losses, start=1)
+                  if not math.isfinite(loss)]
+    not_finite += [(step, off_top) for step, loss in zip(history.val_steps, history.val_losses)
+                   if not math.isfinite(loss)]
     prompt_chars = _prompt_length(texts)
     prompt = texts[0][:prompt_chars]
 
@@ -108,6 +128,9 @@ def training_explorer(history, texts, steps_per_epoch, ln_vocab=None):
                 label=tr("validation loss (each epoch)"))
         if ln_vocab is not None:
             ax.axhline(ln_vocab, color="gray", ls="--", lw=1, label=tr("random guessing"))
+        if not_finite:
+            ax.plot(*zip(*not_finite), "x", color="black", ms=6, clip_on=False,
+                    label=tr("loss not finite (inf or nan), drawn at the top"))
         ax.set_xlim(0, total_steps * 1.02)
         ax.set_ylim(0, top)
         ax.set_xticks([e * steps_per_epoch for e in range(num_epochs + 1)])
@@ -148,9 +171,12 @@ def training_explorer(history, texts, steps_per_epoch, ln_vocab=None):
             losses = tr("before training")
         else:
             val = history.val_losses[epoch - 1]
-            handles["marker"].set_data([step], [val])
+            handles["marker"].set_data([step], [val if math.isfinite(val) else off_top])
             losses = tr("training loss {train:.3f} (mean of the epoch), validation loss {val:.3f}",
                         train=epoch_means[epoch - 1], val=val)
+            if not (math.isfinite(val) and math.isfinite(epoch_means[epoch - 1])):
+                losses += "\n" + tr("a loss that is not a finite number (inf or nan) means "
+                                    "training diverged: try a lower learning rate")
         return (tr("after epoch {epoch} (step {step}): {losses}", epoch=epoch, step=step,
                    losses=losses)
                 + "\n" + tr("the model writes: {text}", text=repr(texts[epoch])))
