@@ -34,6 +34,8 @@ TINY_ATTENTION = {**TINY, "context_length": 16, "n_layers": 2, "drop_rate": 0.0}
 HISTORY = TrainingHistory(train_losses=[7.0, 6.0, 5.0, 4.0, 3.5, 3.0], val_steps=[3, 6],
                           val_losses=[6.5, 6.8])
 TEXTS = ["gibberish", "some words", "the course's own words"]
+DIVERGED = TrainingHistory(train_losses=[7.0, 6.0, 5.0, 4.0, INF, NAN], val_steps=[3, 6],
+                           val_losses=[6.5, INF])
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,7 @@ def _factories(model):
         "nb08": lambda: generation_explorer(model, "Hello, I am", max_new_tokens=4, top_k=5),
         "nb09": sampling_explorer,
         "nb11": lambda: training_explorer(HISTORY, TEXTS, 3, ln_vocab=7.6),
+        "nb11-diverged": lambda: training_explorer(DIVERGED, TEXTS, 3, ln_vocab=7.6),
     }
 
 
@@ -214,9 +217,7 @@ def test_an_update_that_fails_is_shown_and_the_next_value_renders():
 # ------------------------------------------------------ infinite losses (nb11)
 
 def test_training_explorer_shows_infinite_and_nan_losses_and_keeps_working():
-    history = TrainingHistory(train_losses=[7.0, 6.0, 5.0, 4.0, INF, NAN], val_steps=[3, 6],
-                              val_losses=[6.5, INF])
-    explorer = training_explorer(history, TEXTS, 3, ln_vocab=7.6)
+    explorer = training_explorer(DIVERGED, TEXTS, 3, ln_vocab=7.6)
     ax = explorer.figure.axes[0]
     bottom, top = ax.get_ylim()
     assert bottom == 0 and math.isfinite(top) and top >= 7.6  # the finite curve fits
@@ -289,7 +290,7 @@ def _moves(explorer):
 
 
 @pytest.mark.parametrize("key", ["nb02", "nb03", "nb04", "nb05", "nb06", "nb07", "nb08", "nb09",
-                                 "nb11"])
+                                 "nb11", "nb11-diverged"])
 def test_any_value_gives_a_render_or_a_message_and_the_next_good_value_recovers(tiny_model, key):
     make = _factories(tiny_model)[key]
     explorer, reference = make(), make()

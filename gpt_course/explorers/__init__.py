@@ -9,7 +9,9 @@ text/plain, the stable text nbval compares.
 
 Controls share one look: build them with `slider`, `log_slider` and
 `int_slider`, or pass `style=control_style()` and `layout=control_layout()`
-to any other ipywidgets control.
+to any other ipywidgets control. A start value outside a slider's range
+raises; a value a control cannot show (NaN, inf, beyond its ends, the wrong
+type) is refused with a line in the readout, and the explorer goes on.
 """
 
 from .base import (
