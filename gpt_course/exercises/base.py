@@ -6,6 +6,7 @@ import functools
 import math
 
 from ..language import tr
+from .sandbox import session, teacher
 
 
 class Verdict:
@@ -35,11 +36,20 @@ def report(ok, success, hint):
     """Print the verdict for one exercise, in the language set, and return it
     as a `Verdict`. `success` and `hint` are English as written in the checks
     (or text already made with `tr`): they are translated here, when shown."""
-    if ok:
-        print(tr("Correct! {text}", text=tr(success)))
-    else:
-        print(tr("Not yet: {text}", text=tr(hint)))
+    line = (tr("Correct! {text}", text=tr(success)) if ok
+            else tr("Not yet: {text}", text=tr(hint)))
+    say(line)
     return Verdict(ok)
+
+
+def say(line):
+    """Print a line of the check's own; inside a check it is printed at the
+    end, after what the learner's code printed, so nothing hides it."""
+    running = session()
+    if running is None:
+        print(line)
+    else:
+        running.verdict.append(line)
 
 
 class NotYet(Exception):
@@ -66,6 +76,7 @@ def answer_check(read, form):
     in the learner's face and never accepts an answer it could not judge.
     """
     def decorate(judge):
+        @teacher
         @functools.wraps(judge)
         def check(answer):
             if no_answer_yet(answer):
@@ -93,7 +104,7 @@ def describe_exception(err, limit=300):
 def no_answer_yet(answer):
     """True (and a friendly line printed) if the learner has not answered yet."""
     if answer is None:
-        print(tr("No answer yet: replace None with your answer and run this cell again."))
+        say(tr("No answer yet: replace None with your answer and run this cell again."))
         return True
     return False
 

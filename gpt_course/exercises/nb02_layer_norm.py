@@ -5,6 +5,7 @@ import math
 import torch
 
 from ..book.nb02_layer_norm import LayerNorm
+from .sandbox import teacher
 from .base import NotYet, answer_check, as_float, as_floats
 from .code_check import Case, Mistake, check_module
 
@@ -119,7 +120,7 @@ LAYER_NORM_MISTAKES = [
     Mistake("eps is missing: without it a constant row divides 0 by 0; use "
             "torch.sqrt(var + self.eps).",
             lambda norm, x: _layer_norm(norm, x, use_eps=False),
-            when=lambda case: case.note == "nearly constant rows"),
+            when=lambda case: case.note in ("nearly constant rows", "constant rows")),
     Mistake("the mean and variance are taken over the wrong dimension: LayerNorm normalizes "
             "each token vector, over the last dimension (dim=-1).",
             lambda norm, x: norm.scale * (x - x.mean(dim=0, keepdim=True))
@@ -145,9 +146,13 @@ def _layer_norm_cases():
         Case(torch.randn(3, 6, generator=gen), note="a plain [rows, features] batch"),
         # rows that are constant up to 1e-3: where eps decides the result
         Case(7.0 + 1e-3 * torch.randn(2, 6, generator=gen), note="nearly constant rows"),
+        # rows that are exactly constant: 0 / sqrt(0 + eps) = 0, not 0 / 0; tells
+        # "eps missing" (NaN) from another eps (a plain number)
+        Case(torch.tensor([[7.0] * 6, [-2.5] * 6]), note="constant rows"),
     ]
 
 
+@teacher
 def check_layer_norm(answer):
     """Your turn: the learner's LayerNorm class (forward written by them),
     built as cls(6), against the course's, with the same (random) scale and

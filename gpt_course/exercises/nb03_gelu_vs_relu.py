@@ -7,6 +7,7 @@ import torch
 
 from ..book.nb03_gelu import GELU, gelu_exact
 from ..language import tr
+from .sandbox import teacher
 from .base import NotYet, Verdict, answer_check, as_float, no_answer_yet
 from .code_check import Case, Mistake, check_function, check_module
 
@@ -158,6 +159,7 @@ def _gelu_cases():
     ]
 
 
+@teacher
 def check_gelu(answer):
     """Your turn: the learner's GELU, an nn.Module class whose forward they
     wrote (or a plain function of x), against the course's tanh GELU on

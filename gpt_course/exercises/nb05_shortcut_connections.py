@@ -7,6 +7,7 @@ import torch.nn as nn
 
 from ..book.nb05_shortcuts import ExampleDeepNeuralNetwork, layer_gradients
 from ..language import tr
+from .sandbox import teacher
 from .base import NotYet, answer_check, as_float, report
 from .code_check import Case, Mistake, check_module, copy_weights
 
@@ -146,7 +147,8 @@ SHORTCUT_MISTAKES = [
     Mistake("you add the network's original input at every layer; the shortcut adds each "
             "layer's own input, the x that went into this layer: x = x + layer_output.",
             _mistake(add_input=True),
-            when=lambda case: _shortcut_on(case) and CONFIGS[case.args[1]][0] != WIDTH_CHANGE),
+            when=lambda case: _shortcut_on(case) and CONFIGS[case.args[1]][0] != WIDTH_CHANGE,
+            varies=lambda case: _shortcut_on(case) and CONFIGS[case.args[1]][0] == WIDTH_CHANGE),
 ]
 
 SHAPE_HINT = ("you add the shortcut where the layer changes the shape (the last layer, 3 -> 1 "
@@ -218,6 +220,7 @@ def _shortcut_cases():
     ]
 
 
+@teacher
 def check_shortcut_forward(answer):
     """Your turn: the learner's ExampleDeepNeuralNetwork (forward written by
     them, the book's __init__ given) against the course's, with the same

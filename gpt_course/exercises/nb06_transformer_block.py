@@ -8,6 +8,7 @@ from ..book.nb06_attention import MultiHeadAttention
 from ..book.nb06_transformer_block import TransformerBlock
 from ..config import GPT_CONFIG_124M
 from ..language import tr
+from .sandbox import teacher
 from .base import NotYet, answer_check, as_int, as_ints, report
 from .code_check import Case, Mistake, check_module, in_eval, in_training
 
@@ -209,6 +210,7 @@ def _attention_cases():
     ]
 
 
+@teacher
 def check_multi_head_attention(answer):
     """Your turn: the learner's MultiHeadAttention class (the book's __init__,
     forward written by them), built with ATTENTION_ARGS, against the course's
@@ -320,6 +322,7 @@ def _block_cases():
     ]
 
 
+@teacher
 def check_transformer_block(answer):
     """Your turn: the learner's TransformerBlock class (the book's __init__,
     forward written by them), built from BLOCK_CONFIG, against the course's

@@ -11,6 +11,7 @@ import torch.nn as nn
 from ..book.nb07_gpt_model import GPTModel
 from ..config import GPT_CONFIG_124M, OPTIONAL_DROPOUT_KEYS, REQUIRED_KEYS
 from ..language import tr
+from .sandbox import teacher
 from .base import (
     NotYet, Verdict, answer_check, as_float, as_int, describe_exception, no_answer_yet, report,
 )
@@ -200,6 +201,7 @@ def _model_cases():
     ]
 
 
+@teacher
 def check_gpt_model_forward(answer):
     """Your turn: the learner's GPTModel class (the book's __init__, forward
     written by them), built from MODEL_CONFIG, against the course's with the
@@ -306,6 +308,7 @@ def _separate_dropout_cases():
                  note="training mode") for seed in (1, 2)]
 
 
+@teacher
 def check_separate_dropout(config, model_class=None):
     """Exercise 4.3, as the book does it: the learner's config with a dropout
     rate per place (DROPOUT_RATES) and their model class that reads those

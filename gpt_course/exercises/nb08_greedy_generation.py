@@ -9,6 +9,7 @@ import torch
 from ..book.nb07_gpt_model import GPTModel
 from ..book.nb08_generation import generate_text_simple
 from ..language import tr
+from .sandbox import teacher
 from .base import NotYet, answer_check, as_id_list, as_int, describe_exception, report
 from .code_check import Case, Mistake, check_function
 
@@ -206,6 +207,7 @@ def _diagnose_failure(theirs, cases):
     return None
 
 
+@teacher
 def check_generate_text_simple(answer):
     """Your turn: the learner's generate_text_simple(model, idx,
     max_new_tokens, context_size) against the course's, on a tiny GPTModel."""

@@ -11,7 +11,9 @@ from ..language import tr
 from .base import (
     NotYet, Verdict, answer_check, as_int, as_ints, describe_exception, no_answer_yet, report,
 )
-from .code_check import Case, Mistake, compare_outputs, not_written_yet
+from .sandbox import teacher
+from .code_check import (Case, Exact, Mistake, compare_outputs, course_codes, exact_module,
+                         not_written_yet)
 
 PROMPT_TOKENS = 4
 NEW_TOKENS = 6
@@ -354,6 +356,7 @@ def _call_by_call(cls, att, case):
     return None
 
 
+@teacher
 def check_attention_with_cache(answer):
     """Your turn: the learner's attention with a KV cache, a class built as
     cls(att) from one of the course's MultiHeadAttention layers, fed a
@@ -376,9 +379,16 @@ def check_attention_with_cache(answer):
         problem = _call_by_call(answer, att, case)
         if problem:
             return report(False, "", problem)
+    def exact(jitter):  # the course's attention in float64, on the whole sequence
+        ref = exact_module(att, jitter)
+        return Exact(lambda x, chunks: ref.fn(x), ref.fn, ref.modules)
+
+    # Gradients are not compared: a cache serves generation, under torch.no_grad(),
+    # and detaching what it stores is fine there.
     return compare_outputs(
         lambda x, chunks: _feed(answer, att, x, chunks), lambda x, chunks: att(x), att,
         cases, ATTENTION_WITH_CACHE_MISTAKES, name=tr(ATTENTION_NAME), modules=(att,),
+        exact=exact, grads=False, course=course_codes(MultiHeadAttention),
         success="fed one token at a time, a prompt then single tokens, and chunks of several "
                 "tokens after a prefix, your outputs are the course's MultiHeadAttention on the "
                 "whole sequence: keys and values appended along the tokens, the new queries "

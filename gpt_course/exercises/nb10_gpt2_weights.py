@@ -10,6 +10,7 @@ import torch
 from ..beyond.nb10_gpt2_weights import course_to_hf, gpt2_weights
 from ..book.nb07_model_size import model_size
 from ..config import GPT2_CONFIGS
+from .sandbox import teacher
 from .base import NotYet, answer_check, as_int, as_ints
 from .code_check import Case, Mistake, check_function
 
@@ -85,6 +86,7 @@ _MISTAKES = [
 ]
 
 
+@teacher
 def check_fuse_c_attn(fuse_c_attn):
     """Your turn: fuse_c_attn(W_query, W_key, W_value) -> c_attn.weight, the
     three [d, d] nn.Linear weights ([out, in]) as one Conv1D weight [d, 3d]

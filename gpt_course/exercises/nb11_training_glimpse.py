@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ..book.nb07_gpt_model import GPTModel
 from ..language import tr
+from .sandbox import teacher
 from .base import (
     NotYet, Verdict, answer_check, as_float, as_id_list, describe_exception, no_answer_yet, report,
 )
@@ -243,6 +244,7 @@ def _difference(theirs, ours):
     return tr("your run differs from the course's")
 
 
+@teacher
 def check_train_step(answer):
     """Your turn: the learner's train_step(model, optimizer, input_batch,
     target_batch), run for 3 steps from the course's start, against the
