@@ -402,3 +402,63 @@ def test_distribution_bad_arguments(kwargs, error, name):
 def test_distribution_bad_logits(logits, error):
     with pytest.raises(error, match="logits"):
         next_token_distribution(logits, 1.0)
+
+
+# ------------------------------- behaviours pinned so that a change is noticed
+
+
+def _batch_where_rows_finish_apart(model, tiny_cfg):
+    """Prompts (2 rows) and a stop token that row 0 emits first, at its first
+    new token, and row 1 only later (its first emission at index > 1)."""
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        batch = torch.randint(0, tiny_cfg["vocab_size"], (2, 4), generator=gen)
+        greedy = generate(model, batch, 12)
+        eos = greedy[0, 4].item()
+        hits = (greedy[1, 4:] == eos).nonzero()
+        if len(hits) and hits[0, 0].item() > 1:
+            return batch, greedy, eos, hits[0, 0].item()
+    raise AssertionError("no such batch found")
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_batch_runs_until_every_row_has_stopped(model, tiny_cfg, use_cache):
+    """Generation ends when ALL rows have emitted the stop token, not when
+    the first row does: row 1 goes on while row 0 is padded."""
+    batch, greedy, eos, row1_stop = _batch_where_rows_finish_apart(model, tiny_cfg)
+    out = generate(model, batch, 12, eos_id=eos, use_cache=use_cache)
+    assert out.shape == (2, 4 + row1_stop + 1)  # stopping at ANY row would give 4 + 1
+    assert torch.equal(out[1], greedy[1, :4 + row1_stop + 1])
+    assert out[0, 4:].tolist() == [eos] * (row1_stop + 1)
+
+
+def test_stop_token_in_the_prompt_does_not_stop(model, ids):
+    greedy = generate(model, ids, 8)
+    eos = ids[0, 0].item()
+    if eos in greedy[0, 4:].tolist():  # keep the test about the prompt only
+        pytest.skip("the prompt's first token is also generated")
+    assert torch.equal(generate(model, ids, 8, eos_id=eos), greedy)
+    assert torch.equal(generate(model, ids, 0, eos_id=eos), ids)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_the_prompt_is_not_changed(model, ids, use_cache):
+    before = ids.clone()
+    generate(model, ids, 6, use_cache=use_cache)
+    generate(model, ids, 6, temperature=1.0, seed=0, use_cache=use_cache)
+    assert torch.equal(ids, before)
+
+
+def test_greedy_tie_picks_the_lowest_id(model, ids):
+    """Two tokens with exactly the same logit: greedy picks the lower id, as
+    the book's argmax does (and with temperature > 0 both stay possible)."""
+    with torch.no_grad():
+        model.out_head.weight[3] = 5.0  # with every final feature 1: logit 160 for ids 3 and 7
+        model.out_head.weight[7] = 5.0
+        model.final_norm.scale.fill_(0.0)
+        model.final_norm.shift.fill_(1.0)
+    assert generate(model, ids, 3)[0, 4:].tolist() == [3, 3, 3]
+    assert generate(model, ids, 3, use_cache=False)[0, 4:].tolist() == [3, 3, 3]
+    assert torch.equal(generate(model, ids, 3), book(model, ids, 3))
+    drawn = set(generate(model, ids, 40, temperature=1.0, top_k=2, seed=0)[0, 4:].tolist())
+    assert drawn == {3, 7}

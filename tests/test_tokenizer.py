@@ -140,3 +140,33 @@ def test_round_trip_of_generated_ids(tokenizer):
     assert token_ids_to_text(ids, tokenizer) == text
     assert token_ids_to_text(ids[0].tolist(), tokenizer) == text
     assert token_ids_to_text(ids.int(), tokenizer) == text
+
+
+# The course's promise (gpt_course.tokenizer.text_to_token_ids, README): GPT-2's
+# end-of-text marker written in a text is the one special token, id 50256.
+END_OF_TEXT = 50256
+
+
+def test_end_of_text_in_a_text_is_the_special_token(tokenizer):
+    text = "Hello<|endoftext|>World"
+    ids = text_to_token_ids(text)[0].tolist()
+    assert ids == tokenizer.encode("Hello") + [END_OF_TEXT] + tokenizer.encode("World")
+    # as plain characters it would be 6 tokens: <, |, end, of, text, |> or so
+    assert len(tokenizer.encode("<|endoftext|>", disallowed_special=())) > 1
+    assert text_to_token_ids("<|endoftext|>")[0].tolist() == [END_OF_TEXT]
+    assert token_ids_to_text(text_to_token_ids(text)) == text
+    twice = text_to_token_ids("a<|endoftext|><|endoftext|>b")[0].tolist()
+    assert twice.count(END_OF_TEXT) == 2
+
+
+def test_other_special_looking_text_is_plain_text():
+    for text in ("<|endofprompt|>", "<|im_start|>", "<|endoftext", "endoftext|>"):
+        ids = text_to_token_ids(text)[0].tolist()
+        assert END_OF_TEXT not in ids and len(ids) > 1
+        assert token_ids_to_text(ids) == text
+
+
+def test_encoding_is_int64_and_one_row():
+    ids = text_to_token_ids("Every effort moves you")
+    assert ids.dtype == torch.long and ids.shape == (1, 4)
+    assert ids[0].tolist() == [6109, 3626, 6100, 345]
