@@ -12,9 +12,6 @@ from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib
-from ipywidgets.widgets.widget_float import _BoundedFloat, _BoundedLogFloat, _Float
-from ipywidgets.widgets.widget_int import _BoundedInt, _Int
-from ipywidgets.widgets.widget_selection import _Selection
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
@@ -336,17 +333,29 @@ def _guard(control, hook):
     control._explorer_hook = hook
 
 
+_SELECTIONS = (widgets.Dropdown, widgets.RadioButtons, widgets.Select, widgets.SelectionSlider,
+               widgets.ToggleButtons)
+
+
+def _options(control):
+    """(label, value) for each option of a selection control, from its public
+    `options` (values, (label, value) pairs, or a dict of them)."""
+    options = control.options
+    items = options.items() if isinstance(options, dict) else options
+    return [(str(o[0]), o[1]) if isinstance(o, tuple) and len(o) == 2 else (str(o), o)
+            for o in items]
+
+
 def _problem(control, value):
     """None if `control` can show `value`, else what it takes: ("number", low,
     high), ("whole", low, high), ("bool",) or ("choice", labels)."""
     if isinstance(control, widgets.Checkbox):
         return None if isinstance(value, bool) else ("bool",)
-    if isinstance(control, _Selection):
-        # ipywidgets' own lists of the option values and their labels
-        values = control._options_values
-        if any(value is v or (type(value) is type(v) and value == v) for v in values):
+    if isinstance(control, _SELECTIONS):
+        pairs = _options(control)
+        if any(value is v or (type(value) is type(v) and value == v) for _, v in pairs):
             return None
-        return ("choice", [str(label) for label in control._options_labels])
+        return ("choice", [label for label, _ in pairs])
     bounds = _bounds(control)
     if bounds is None:
         return None
@@ -359,17 +368,25 @@ def _problem(control, value):
     return None if low <= value <= high else (kind, low, high)
 
 
+# ipywidgets' numeric controls, by their public names
+_LOG_FLOATS = (widgets.FloatLogSlider,)
+_BOUNDED_FLOATS = (widgets.FloatSlider, widgets.BoundedFloatText, widgets.FloatProgress)
+_FLOATS = (widgets.FloatText,)
+_BOUNDED_INTS = (widgets.IntSlider, widgets.BoundedIntText, widgets.IntProgress, widgets.Play)
+_INTS = (widgets.IntText,)
+
+
 def _bounds(control):
     """(low, high, whole numbers only) of a numeric control, or None."""
-    if isinstance(control, _BoundedLogFloat):
+    if isinstance(control, _LOG_FLOATS):
         return control.base ** control.min, control.base ** control.max, False
-    if isinstance(control, _BoundedFloat):
+    if isinstance(control, _BOUNDED_FLOATS):
         return control.min, control.max, False
-    if isinstance(control, _Float):
+    if isinstance(control, _FLOATS):
         return -math.inf, math.inf, False
-    if isinstance(control, _BoundedInt):
+    if isinstance(control, _BOUNDED_INTS):
         return control.min, control.max, True
-    if isinstance(control, _Int):
+    if isinstance(control, _INTS):
         return -math.inf, math.inf, True
     return None
 
