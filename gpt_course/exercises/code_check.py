@@ -255,6 +255,23 @@ def _spread(values):
     return moved.amax(dim=-1, keepdim=True).expand_as(base) if base.dim() else moved
 
 
+# When a list, compare_outputs appends, for each case it compares, how far the
+# learner's output is from the truth in units of the tolerance (above 1: wrong).
+# scripts/check_margins.py reads it to report each check's margin.
+margin_log = None
+
+
+def _ratio(out, want, sens, atol, rtol):
+    """max |out - want| / tolerance, inf where NaN or the shape differ."""
+    if not (isinstance(out, torch.Tensor) and isinstance(want, torch.Tensor)
+            and out.shape == want.shape and out.is_floating_point() and want.is_floating_point()):
+        return float("inf") if not (isinstance(out, torch.Tensor) and torch.equal(out, want)) else 0.0
+    diff = (out.detach().double() - want).abs()
+    diff = torch.where(torch.isnan(out) & torch.isnan(want), torch.zeros_like(diff), diff)
+    tol = tolerance(want, sens if sens is not None else torch.zeros_like(want), atol, rtol)
+    return float(torch.nan_to_num(diff / tol, nan=float("inf")).max()) if diff.numel() else 0.0
+
+
 def tolerance(want, sens, atol, rtol):
     """Elementwise: what a correct float32 computation may miss `want` by."""
     return atol + rtol * want.abs() + ROUNDING_ALLOWANCE * sens
@@ -504,6 +521,8 @@ def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, suc
         if problem and not _nonfinite_only(out, want):
             return report(False, "", tr("{problem}.", problem=problem))
         outputs.append(out)
+        if margin_log is not None:
+            margin_log.append(_ratio(out, truth.out, sens.get("out"), atol, rtol))
         if problem or not _within(out, truth.out, sens.get("out"), atol, rtol):
             wrong.append((case, out, truth.out, problem))
             continue

@@ -293,7 +293,13 @@ def _cache_problem(module, batch, start, num_new, where, err):
                   "each. Append the new keys and values with torch.cat(..., dim=2) and store "
                   "the result back in self.cache_k and self.cache_v. ({error})",
                   where=where, held=held, want=want, error=describe_exception(err))
-    if num_new > 1 and start > 0:
+    if shapes and any(shape[2] > end for shape in shapes.values()):
+        held = ", ".join(f"self.{name} {shape}" for name, shape in shapes.items())
+        return tr("the cache holds more tokens than were fed: after {where} it holds {held}, "
+                  "expected {want} each. Are the new keys and values appended twice, or the "
+                  "cache appended to itself? ({error})", where=where, held=held, want=want,
+                  error=describe_exception(err))
+    if num_new > 1 and start > 0 and all(shape == want for shape in shapes.values()):
         return tr("your {name} raised {error} on {where}. Several new tokens after a prefix: "
                   "is the mask sliced for them? Their rows of the causal mask are "
                   "self.mask[start:start + num_new, :start + num_new].",

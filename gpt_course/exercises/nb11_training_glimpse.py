@@ -122,8 +122,10 @@ TRAIN_STEP_MISTAKES = [
     ("optimizer.zero_grad() is missing: your first step matches the course's, the next ones "
      "do not, because loss.backward() adds to the gradients already there. Call "
      "optimizer.zero_grad() at the start of every step.", _mistake(zero_grad=False)),
-    ("optimizer.step() is missing: the gradients are computed, but the weights never change.",
-     _mistake(step=False)),
+    # a step before backward finds no gradients yet: the same run, told apart by nothing
+    ("optimizer.step() is missing, or runs before loss.backward() (when there are no gradients "
+     "yet): either way the gradients are computed but the weights never change. Call "
+     "loss.backward(), then optimizer.step().", _mistake(step=False)),
     ("loss.backward() is missing: without it there are no gradients, and optimizer.step() "
      "leaves every weight as it is.", _mistake(backward=False)),
     ("optimizer.zero_grad() runs between loss.backward() and optimizer.step(): it erases the "
