@@ -6,6 +6,7 @@ import torch.nn as nn
 
 from ..book.nb03_gelu import GELU, gelu_exact
 from ..book.nb04_feed_forward import FeedForward
+from ..config import GPT_CONFIG_124M
 from ..language import tr
 from .sandbox import teacher
 from .base import NotYet, answer_check, as_int
@@ -73,7 +74,9 @@ def check_all_blocks_xl(total):
 
 # ---------------------------------------------------------------- your turn
 
-CONFIG = {"emb_dim": 12}  # small, so a mistake shows in a handful of numbers
+# Every key of the usual config, as a learner may read any of them (cfg["drop_rate"], ...),
+# with emb_dim small, so a mistake shows in a handful of numbers.
+CONFIG = {**GPT_CONFIG_124M, "emb_dim": 12}
 
 
 def _feed_forward(ff, x, activation=GELU(), gelu_after=False):
@@ -152,7 +155,7 @@ def _feed_forward_cases():
 @teacher
 def check_feed_forward(answer):
     """Your turn: the learner's FeedForward class (__init__ and forward written
-    by them), built as cls({"emb_dim": 12}), against the course's, with the
+    by them), built as cls(CONFIG) (GPT_CONFIG_124M with emb_dim 12), against the course's, with the
     same weights."""
     return check_module(
         answer, name="FeedForward", build=lambda cls: cls(dict(CONFIG)), reference=FeedForward,
