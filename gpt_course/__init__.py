@@ -11,7 +11,9 @@ Every public name is importable from here: ``from gpt_course import LayerNorm``.
 """
 
 from .config import GPT_CONFIG_124M, GPT2_CONFIGS, validate_config
-from .checks import check_bool, check_gpt_model, check_int, check_real, check_token_ids
+from .checks import (
+    check_bool, check_eval_mode, check_gpt_model, check_int, check_real, check_token_ids,
+)
 from .tokenizer import (
     TokenizerUnavailableError,
     get_tokenizer,
@@ -86,7 +88,8 @@ _snapshot(_course_modules())
 
 __all__ = [
     "GPT_CONFIG_124M", "GPT2_CONFIGS", "validate_config",
-    "check_bool", "check_gpt_model", "check_int", "check_real", "check_token_ids",
+    "check_bool", "check_eval_mode", "check_gpt_model", "check_int", "check_real",
+    "check_token_ids",
     "TokenizerUnavailableError", "get_tokenizer", "text_to_token_ids", "token_ids_to_text",
     "DummyGPTModel", "DummyLayerNorm", "DummyTransformerBlock",
     "LayerNorm", "GELU", "gelu_exact", "FeedForward",

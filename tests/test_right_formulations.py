@@ -5,8 +5,8 @@ on fresh tensors, float64 intermediates, ...) must be Correct, and wrong ones
 (gradient-only bugs, off-by-ones, subtly wrong masks) Not yet, with a hint
 that names no mistake the code does not have.
 
-Where a check still lies, the test stays, marked xfail(strict=True) with the
-reason: it starts passing (and fails the suite) once the check is fixed."""
+Where a check lied, the test now pins the fix (lies() marks any new one as
+xfail(strict=True): it starts passing, and fails the suite, once fixed)."""
 
 import functools
 import math
@@ -342,13 +342,12 @@ def test_attention_right_formulations(cls, capsys):
     assert_correct(capsys, check_multi_head_attention, cls)
 
 
-@lies("self.dropout applied to each head's [b, n, n] weights separately is the same dropout "
-      "(each weight kept with probability 0.75, independently), drawn in another order; the "
-      "training-mode case compares the exact masks of one seed, so the answer is Not yet, "
-      "with 'your output differs from the course's' and the general hint, which does not "
-      "say that only the random draws differ")
-def test_attention_dropout_drawn_head_by_head(capsys):
-    assert_correct(capsys, check_multi_head_attention, AttentionPerHeadDropout)
+def test_attention_dropout_drawn_head_by_head_is_told_honestly(capsys):
+    """Dropout applied to each head's weights separately is the same dropout drawn in
+    another order; the check compares the masks of one seed, so it cannot call it
+    Correct, but it says the truth: right in evaluation mode, and why training differs."""
+    assert_not_yet(capsys, check_multi_head_attention, AttentionPerHeadDropout,
+                   says=["in evaluation mode your output is right", "same dropout masks"])
 
 
 class AttentionDetachedWeights(AttentionInit):
@@ -796,13 +795,9 @@ class SepBlockDetached(SepBlockReordered):
 SepModelDetached = type("SepModelDetached", (SepModelGet,), {"block": SepBlockDetached})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "check lies: a model that reads none of the three keys and types 0.05, 0.1 and 0.2 in "
-    "is Correct ('your model uses each where it belongs'): the check builds it from the "
-    "learner's config only, with the asked-for rates, so it cannot see that the rates are "
-    "not read"))
 def test_separate_dropout_hard_coded_rates(capsys):
-    assert_not_yet(capsys, check_separate_dropout, config_by_pop(), SepModelHardCoded)
+    assert_not_yet(capsys, check_separate_dropout, config_by_pop(), SepModelHardCoded,
+                   says=["other rates", "instead of writing the number in"])
 
 
 def test_separate_dropout_shortcut_through_the_attention_dropout(capsys):
@@ -1091,11 +1086,9 @@ def test_lists_surviving_reset_break_the_second_prompt():
             layer(x)
 
 
-@lies("the check builds a fresh instance for every case and never calls reset_cache(), so "
-      "a cache whose own state survives the skeleton's reset_cache() is Correct, and breaks "
-      "on the second prompt of generate_text_cached")
 def test_cache_that_survives_reset_is_not_yet(capsys):
-    assert_not_yet(capsys, check_attention_with_cache, CacheListsSurviveReset)
+    assert_not_yet(capsys, check_attention_with_cache, CacheListsSurviveReset,
+                   says=["after reset_cache()"])
 
 
 @pytest.mark.parametrize("cls", [CacheScaledByDOut, CacheSoftmaxOverQueries])
@@ -1153,11 +1146,6 @@ def fuse_under_no_grad(W_query, W_key, W_value):
         return torch.cat([W_query, W_key, W_value]).T.contiguous()
 
 
-@lies("fuse_c_attn converts weights to Hugging Face's layout (the plug-in cell compares it "
-      "with the checkpoint's tensor; the package's course_to_hf_state_dict detaches too), "
-      "yet the check compares gradients: a detached, numpy or no_grad version gives the "
-      "right tensor and is told 'no gradient flows back through it ... Training needs the "
-      "gradients'")
 @pytest.mark.parametrize("fn", [fuse_detached, fuse_numpy, fuse_under_no_grad])
 def test_fuse_without_a_graph_is_right(fn, capsys):
     assert_correct(capsys, check_fuse_c_attn, fn)

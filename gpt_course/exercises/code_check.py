@@ -197,10 +197,13 @@ def _run_with_grads(fn, args, case, params, seed=1234):
     """fn(*args) with autograd, after torch.manual_seed(case.seed); the
     gradients of sum(output * a fixed random projection)."""
     leaves, call = {}, []
-    for i, a in enumerate(args):
+    floating = [a for a in args if isinstance(a, torch.Tensor) and a.is_floating_point()]
+    for a in args:
         if isinstance(a, torch.Tensor) and a.is_floating_point():
             a = a.detach().clone().requires_grad_(True)
-            leaves[tr("input {number}", number=i + 1) if len(args) > 1 else tr("the input")] = a
+            name = (tr("input {number}", number=len(leaves) + 1) if len(floating) > 1
+                    else tr("the input"))
+            leaves[name] = a
         call.append(a)
     for p in params.values():
         p.grad = None
@@ -560,6 +563,15 @@ def compare_outputs(theirs, reference, ours, cases, mistakes, *, name, hint, suc
     structure = explain() if explain is not None else None
     if structure:
         return report(False, "", structure)
+    if all(case.train for case in wrong_cases) and any(not case.train for case in cases):
+        # right in evaluation mode: only where (or how) dropout draws differs
+        case, out, want, _ = wrong[0]
+        return report(False, "", tr(
+            "in evaluation mode your output is right, but in training mode it differs from the "
+            "course's on {where} ({difference}). The check draws the same dropout masks on "
+            "both sides (same seed), so they agree only when dropout is applied where the book "
+            "applies it, once per tensor, to tensors of the same shape. {hint}",
+            where=case.describe(), difference=_first_difference(out, want), hint=tr(hint)))
     # No classic mistake explains it: say where it differs, NaN and inf first.
     case, out, want, problem = next((w for w in wrong if w[3]), wrong[0])
     if problem:
@@ -770,11 +782,12 @@ def _quietly(explain, *args):
 
 @teacher
 def check_function(answer, *, name, reference, cases, mistakes=(), success, hint,
-                   atol=1e-5, rtol=1e-4, context=None, modules=(), course=None):
+                   atol=1e-5, rtol=1e-4, context=None, modules=(), course=None, grads=True):
     """Check the learner's function `answer` against `reference`: both are
     called with each case's arguments. `context` is handed to the mistakes;
     `course` are the course's own functions, which the answer must not be
-    nor run (default: `reference` itself when it is a function)."""
+    nor run (default: `reference` itself when it is a function); `grads`:
+    compare gradients too (where the output has a graph)."""
     if no_answer_yet(answer):
         return Verdict(False)
     if inspect.isclass(answer) or not callable(answer):
@@ -787,4 +800,4 @@ def check_function(answer, *, name, reference, cases, mistakes=(), success, hint
                                     "wrote.", name=name))
     return compare_outputs(answer, reference, context, cases, mistakes, name=name, hint=hint,
                            success=success, atol=atol, rtol=rtol, modules=modules,
-                           course=course_codes(*own))
+                           course=course_codes(*own), grads=grads)

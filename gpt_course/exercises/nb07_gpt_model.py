@@ -279,17 +279,17 @@ def _dropout_p(module, path):
     return found.p
 
 
-def _check_rates(model):
+def _check_rates(model, rates=DROPOUT_RATES):
     """NotYet naming the first dropout module whose rate is not the one asked for."""
-    by_rate = {rate: key for key, rate in DROPOUT_RATES.items()}
+    by_rate = {rate: key for key, rate in rates.items()}
 
     def judge(where, p, key):
-        if p == DROPOUT_RATES[key]:
+        if p == rates[key]:
             return
         other = by_rate.get(p)
         said = tr(", the rate of {other!r}", other=other) if other else ""
         raise NotYet(tr("{where} has p = {p}{said}; it should read cfg[{key!r}] ({rate})",
-                        where=where, p=p, said=said, key=key, rate=DROPOUT_RATES[key]))
+                        where=where, p=p, said=said, key=key, rate=rates[key]))
 
     judge("drop_emb", _dropout_p(model, "drop_emb"), "drop_rate_emb")
     blocks = getattr(model, "trf_blocks", None)
@@ -299,6 +299,10 @@ def _check_rates(model):
         judge(f"trf_blocks[{i}].att.dropout", _dropout_p(block, "att.dropout"), "drop_rate_attn")
         judge(f"trf_blocks[{i}].drop_shortcut", _dropout_p(block, "drop_shortcut"),
               "drop_rate_shortcut")
+
+
+# Rates of a second build, to tell rates read from the config from rates typed in.
+_OTHER_RATES = {"drop_rate_emb": 0.3, "drop_rate_attn": 0.35, "drop_rate_shortcut": 0.4}
 
 
 def _separate_dropout_cases():
@@ -349,6 +353,20 @@ def check_separate_dropout(config, model_class=None):
             raise NotYet(tr("building your model from your config raised {error}",
                             error=describe_exception(err))) from None
         _check_rates(model)
+        # built again with other rates: a model that types the rates in instead of
+        # reading them from the config keeps the old ones
+        try:
+            other = model_class(dict(probe, **_OTHER_RATES))
+        except Exception as err:
+            raise NotYet(tr("building your model from your config raised {error}",
+                            error=describe_exception(err))) from None
+        try:
+            _check_rates(other, _OTHER_RATES)
+        except NotYet as not_yet:
+            raise NotYet(tr("built from a config with other rates ({rates}), your model "
+                            "still does not use them ({problem}): read each rate from the "
+                            "config, cfg['drop_rate_emb'] and so on, instead of writing the "
+                            "number in.", rates=_OTHER_RATES, problem=str(not_yet))) from None
     except NotYet as not_yet:
         return report(False, "", str(not_yet))
     except Exception as err:  # a teacher never crashes: say what happened

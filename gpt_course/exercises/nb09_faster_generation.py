@@ -11,7 +11,7 @@ from ..language import tr
 from .base import (
     NotYet, Verdict, answer_check, as_int, as_ints, describe_exception, no_answer_yet, report,
 )
-from .sandbox import teacher
+from .sandbox import explain_error, teacher
 from .code_check import (Case, Exact, Mistake, compare_outputs, course_codes, exact_module,
                          not_written_yet)
 
@@ -339,8 +339,7 @@ def _call_by_call(cls, att, case):
             return not_written_yet(tr(ATTENTION_NAME), err)
         except Exception as err:
             if start == 0:
-                return tr("your {name} raised {error} on {where}.", name=tr(ATTENTION_NAME),
-                          error=describe_exception(err), where=where)
+                return tr("on {where}: {explained}", where=where, explained=explain_error(err))
             return _cache_problem(module, batch, start, num_new, where, err)
         if isinstance(out, tuple) and len(out) == 1:
             out = out[0]
@@ -360,6 +359,45 @@ def _call_by_call(cls, att, case):
                       where=where, dtype=out.dtype)
         start += num_new
     return None
+
+
+def _reset_problem(cls, att, cases):
+    """generate_text_cached calls reset_cache() before every prompt: after it,
+    a new sequence must give what a fresh layer gives. A sentence if not."""
+    module = _build(cls, att)
+    if not callable(getattr(module, "reset_cache", None)):
+        return None
+    first, second = cases[1], cases[2]
+    with torch.no_grad():
+        try:
+            x, chunks = first.args
+            start = 0
+            for n in chunks:
+                module(x[:, start:start + n])
+                start += n
+            module.reset_cache()
+            x, chunks = second.args
+            outputs, start = [], 0
+            for n in chunks:
+                outputs.append(_unwrap_one(module(x[:, start:start + n])))
+                start += n
+            out = torch.cat(outputs, dim=1)
+        except Exception as err:
+            return tr("after reset_cache() your {name} fails on a new sequence ({error}): "
+                      "reset_cache() must empty everything forward stores, so that a new "
+                      "prompt starts from nothing.", name=tr(ATTENTION_NAME),
+                      error=describe_exception(err))
+        want = _feed(cls, att, x, chunks)
+    if not (isinstance(out, torch.Tensor) and out.shape == want.shape
+            and torch.allclose(out, want, atol=1e-5, rtol=1e-4)):
+        return tr("after reset_cache() your {name} still remembers the previous sequence: a "
+                  "new sequence gives other outputs than on a fresh layer. reset_cache() must "
+                  "empty everything forward stores.", name=tr(ATTENTION_NAME))
+    return None
+
+
+def _unwrap_one(out):
+    return out[0] if isinstance(out, tuple) and len(out) == 1 else out
 
 
 @teacher
@@ -385,6 +423,9 @@ def check_attention_with_cache(answer):
         problem = _call_by_call(answer, att, case)
         if problem:
             return report(False, "", problem)
+    problem = _reset_problem(answer, att, cases)
+    if problem:
+        return report(False, "", problem)
     def exact(jitter):  # the course's attention in float64, on the whole sequence
         ref = exact_module(att, jitter)
         return Exact(lambda x, chunks: ref.fn(x), ref.fn, ref.modules)

@@ -108,7 +108,10 @@ def check_fuse_c_attn(fuse_c_attn):
                     "(torch.cat([W_query.T, W_key.T, W_value.T], dim=1)): this is "
                     "course_to_hf for c_attn, and Hugging Face's Conv1D gives the same "
                     "query, key and value as the course's three nn.Linear layers.",
-            hint="c_attn.weight[:, :d] must be W_query.T, [:, d:2d] W_key.T, [:, 2d:] W_value.T.")
+            hint="c_attn.weight[:, :d] must be W_query.T, [:, d:2d] W_key.T, [:, 2d:] W_value.T.",
+            # a layout conversion for loading weights: nothing trains through it, and
+            # .detach() or a numpy round trip is fine here
+            grads=False)
 
 
 # ------------------------------------------------------- exercise 3: a smaller vocabulary

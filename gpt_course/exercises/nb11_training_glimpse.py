@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..book.nb07_gpt_model import GPTModel
 from ..language import tr
-from .sandbox import teacher
+from .sandbox import explain_error, teacher
 from .base import (
     NotYet, Verdict, answer_check, as_float, as_id_list, describe_exception, no_answer_yet, report,
 )
@@ -265,7 +265,7 @@ def check_train_step(answer):
         except _Problem as problem:
             return report(False, "", tr("{problem}.", problem=problem))
         except Exception as err:
-            theirs = describe_exception(err)
+            theirs, raised = describe_exception(err), err
         if not isinstance(theirs, str) and all(_close(a, b) for a, b in zip(theirs, ours)):
             return report(True, "your train_step gives the course's loss and the course's "
                           "weights after each of 3 steps (batches of 2, 1 and 3 windows): "
@@ -275,7 +275,7 @@ def check_train_step(answer):
             if _same_run(theirs, _run_mistake(mistake)):
                 return report(False, "", hint)
         if isinstance(theirs, str):
-            return report(False, "", tr("your train_step raised {error}.", error=theirs))
+            return report(False, "", explain_error(raised))
         return report(False, "", tr("{difference}. One step: optimizer.zero_grad(), the loss "
                                     "(cross-entropy of logits.flatten(0, 1) against "
                                     "target_batch.flatten()), loss.backward(), "
