@@ -42,18 +42,37 @@ class Recorder:
         code_check.margin_log = None
 
 
+# The check a test exercises, told from words in its file and test names (first match).
+CHECKS = [
+    ("layer_norm", "check_layer_norm"), ("gelu", "check_gelu"), ("feed_forward", "check_feed_forward"),
+    ("shortcut", "check_shortcut_forward"), ("separate", "check_separate_dropout"),
+    ("dropout", "check_separate_dropout"), ("sep_", "check_separate_dropout"),
+    ("cache", "check_attention_with_cache"), ("attention", "check_multi_head_attention"),
+    ("block", "check_transformer_block"), ("model", "check_gpt_model_forward"),
+    ("gpt", "check_gpt_model_forward"), ("generat", "check_generate_text_simple"),
+    ("loop", "check_generate_text_simple"), ("fuse", "check_fuse_c_attn"),
+    ("train", "check_train_step"), ("step", "check_train_step"),
+]
+FILE_CHECKS = {"nb02": "check_layer_norm", "nb03": "check_gelu", "nb04": "check_feed_forward",
+               "nb05": "check_shortcut_forward", "nb08": "check_generate_text_simple",
+               "nb09": "check_attention_with_cache", "nb10": "check_fuse_c_attn",
+               "nb11": "check_train_step"}
+
+
 def group(nodeid):
-    """(file, exercise): the check a test exercises, told from its name."""
+    """The check a test exercises."""
     path, _, name = nodeid.partition("::")
-    file = Path(path).name
     params = name.partition("[")[2]
-    for word in ("check_", ):
-        if word in params:
-            return "hidden solutions", params.split("-")[-1].rstrip("]")
-    for part in ("attention", "block", "layer_norm", "gelu", "model", "dropout"):
-        if part in name:
-            return file, part
-    return file, ""
+    if "check_" in params:
+        return "check_" + params.split("check_")[-1].split("-")[0].rstrip("]")
+    for prefix, check in FILE_CHECKS.items():
+        if prefix in Path(path).name:
+            return check
+    words = name.partition("[")[0].lower()
+    for word, check in CHECKS:
+        if word in words:
+            return check
+    return Path(path).name
 
 
 def main():
@@ -69,13 +88,13 @@ def main():
             wrong[key].append(ratio)
         elif any(word in name for word in RIGHT_WORDS):
             right[key].append(ratio)
-    print(f"\n{'tests':58s} {'right: max':>11s} {'mistakes: min':>14s}  (units of the tolerance)")
+    print(f"\n{'check':30s} {'right: max':>11s} {'mistakes: min':>14s}  (units of the tolerance)")
     for key in sorted(set(right) | set(wrong)):
         worst_right = max(right[key]) if right[key] else math.nan
         told = [r for r in wrong[key] if r > 1]
         closest_wrong = min(told) if told else math.nan
-        print(f"{' / '.join(k for k in key if k):58s} {worst_right:11.3g} {closest_wrong:14.3g}"
-              f"  ({len(right[key])} right, {len(wrong[key])} mistakes)")
+        print(f"{key:30s} {worst_right:11.3g} {closest_wrong:14.3g}"
+              f"  ({len(right[key])} right, {len(wrong[key])} mistakes told by their outputs)")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,23 @@
 """Checking code the learner wrote ("your turn" exercises) against the course's.
 
 A build-it-yourself check runs the learner's piece and the course's side by
-side, with identical weights, on several inputs chosen where mistakes show
-(batch 1 and more, odd lengths, first and last positions), and answers in
-plain words: "Correct!" with what they got right, or "Not yet:" with what
-happened. When the outputs differ, it runs each classic mistake (a `Mistake`:
-a hint and the output that mistake would give) on the same inputs; the first
-whose output matches the learner's names the likely mistake.
+side, with the same weights (matched by role: by name, else each Linear or
+LayerNorm by its shapes, in any declaration order), on several inputs chosen
+where mistakes show (batch 1 and more, odd lengths, first and last positions),
+and answers in plain words: "Correct!" with what they got right, or "Not yet:"
+with what happened. It compares with the truth, not with the course's own
+rounding: the reference runs in float64, and the tolerance is measured on each
+input from how far float32 rounding moves it. Where the piece has inputs or
+parameters, the gradients of a random projection of the output are compared
+too, so a bug that lives in the backward pass is caught. When the outputs
+differ, each classic mistake (a `Mistake`: a hint and the output that mistake
+would give) is tried; it is named only when it explains every case.
 
 It never crashes in the learner's face: None, a half-written class, an
 ``__init__`` that fails, an exception inside ``forward``, output of the wrong
-shape, dtype or type, NaN: each is a "Not yet" that says what happened.
+shape, dtype or type, NaN, an input changed in place, the course's own class
+passed off as the answer: each is a "Not yet" that says what happened. Every
+check runs inside `sandbox.teacher`, which leaves the learner's state as found.
 
     check_module(MyLayerNorm, name="LayerNorm", build=lambda cls: cls(6),
                  reference=LayerNorm, cases=[Case(torch.randn(2, 5, 6))],
