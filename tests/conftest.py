@@ -4,9 +4,6 @@ import torch
 from gpt_course import GPT_CONFIG_124M, GPTModel, get_tokenizer
 from gpt_course.exercises import sandbox
 
-# The time limits a learner gets (10 s "still running", 20 s stopped), as shipped.
-SHIPPED_TIME_LIMITS = (sandbox.STILL_RUNNING_AFTER, sandbox.STOP_AFTER)
-
 EXAMPLE_TEXTS = ["Every effort moves you", "Every day holds a"]
 
 

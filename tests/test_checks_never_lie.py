@@ -22,7 +22,6 @@ from gpt_course.exercises.nb03_gelu_vs_relu import check_gelu
 from gpt_course.exercises.nb05_shortcut_connections import check_shortcut_forward
 from gpt_course.exercises.nb06_transformer_block import check_multi_head_attention
 from gpt_course.exercises.nb08_greedy_generation import check_generate_text_simple
-from conftest import SHIPPED_TIME_LIMITS
 from solutions import run_cell, solution_code
 from test_yourturn_notebooks import YOUR_TURN
 
@@ -297,8 +296,15 @@ def test_a_forward_that_never_returns_is_reported_and_stopped(cls, capsys, monke
 
 
 def test_the_time_limits_report_within_15_seconds():
-    still_running, stop = SHIPPED_TIME_LIMITS
-    assert still_running <= 15 and still_running < stop <= 30
+    """The limits as shipped (tests/conftest.py makes them generous for the rest)."""
+    import ast
+    import inspect
+    shipped = {node.targets[0].id: ast.literal_eval(node.value)
+               for node in ast.parse(inspect.getsource(sandbox)).body
+               if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+               and node.targets[0].id in ("STILL_RUNNING_AFTER", "STOP_AFTER")}
+    assert shipped["STILL_RUNNING_AFTER"] <= 15
+    assert shipped["STILL_RUNNING_AFTER"] < shipped["STOP_AFTER"] <= 30
 
 
 def test_the_time_limit_counts_only_the_learners_code(capsys, monkeypatch):
