@@ -1,7 +1,8 @@
 """gpt_course: the code of the course, once.
 
     book/        the chapter, one module per concept, numbered by notebook (nb02_layer_norm ...)
-    beyond/      the KV cache and sampling (09), GPT-2's weights (10), training (11)
+    beyond/      the KV cache and sampling (09), GPT-2's weights (10), training (11),
+                 smaller numbers: bfloat16 and int8 (12)
     explorers/   the sliders, one module per notebook, named after it
     exercises/   the checks, one module per notebook, named after it
     config, tokenizer, checks, source, language: shared by all of them
@@ -32,7 +33,7 @@ from .book.nb07_model_size import ModelSize, count_parameters, model_size
 from .book.nb08_generation import generate_text_simple
 from .source import show_source
 from .language import LANGUAGES, cjk_font, get_language, set_language, speaking, tr
-# Beyond the book: fast generation, sampling, real GPT-2 weights.
+# Beyond the book: fast generation, sampling, real GPT-2 weights, smaller numbers.
 from .beyond.nb09_kv_cache import GPTModelWithCache, MultiHeadAttentionWithCache, generate_text_cached
 from .beyond.nb09_fast_kv_cache import (
     BlockWeights,
@@ -79,6 +80,18 @@ from .beyond.nb11_training import (
     load_course_text,
     train_model_simple,
 )
+from .beyond.nb12_smaller_numbers import (
+    BYTES_PER_NUMBER,
+    PRECISIONS,
+    Int8Linear,
+    Quality,
+    compare_quality,
+    int8_linear_fast,
+    model_bytes,
+    quantize,
+    quantize_per_channel,
+    weight_bytes_per_token,
+)
 
 # The checks compare with the course as it ships, even after a learner has
 # patched a class while experimenting (exercises/sandbox.py).
@@ -110,4 +123,7 @@ __all__ = [
     "download_gpt2_124m", "sha256_file",
     "GPTDatasetV1", "SmallVocab", "TrainingHistory", "calc_loss_batch", "calc_loss_loader",
     "create_dataloader", "load_course_text", "train_model_simple",
+    "BYTES_PER_NUMBER", "PRECISIONS", "Int8Linear", "Quality", "compare_quality",
+    "int8_linear_fast", "model_bytes", "quantize", "quantize_per_channel",
+    "weight_bytes_per_token",
 ]

@@ -39,6 +39,12 @@ Where the speed comes from, and what it costs:
   modules, re-implemented; tests/test_fast_path_follows_the_lesson.py checks
   that they agree, so a change to the book's modules cannot silently leave
   this path behind.
+* notebook 12's int8 weights (`quantize(model, "int8")`): a Linear may be an
+  `Int8Linear`; q, k and v are then fused by stacking their int8 rows and
+  per-row scales (`Int8Linear.stacked`), run by torch's int8 kernel
+  (`int8_linear_fast`, bfloat16 in and out), and never copied input-major
+  (that kernel reads [out, in]). A bfloat16 model (`quantize(model, "bf16")`)
+  runs as any model in its dtype.
 
 The cache holds at most `context_length` positions (GPT-2 has no position
 embedding beyond): going further raises ValueError instead of silently
@@ -59,6 +65,7 @@ from ..book.nb06_attention import MultiHeadAttention
 from ..book.nb06_transformer_block import TransformerBlock
 from ..book.nb07_gpt_model import GPTModel
 from ..checks import check_bool, check_eval_mode, check_gpt_model, check_int, check_token_ids
+from .nb12_smaller_numbers import Int8Linear, int8_linear_fast
 
 __all__ = [
     "BlockWeights",
@@ -84,7 +91,8 @@ _TRANSPOSE_ROWS = 256
 def check_cacheable(model, name="model"):
     """Return the model's config if the KV cache can reproduce `model`
     exactly: the course's GPTModel with the course's TransformerBlock and
-    MultiHeadAttention (nn.Linear projections). Anything else may compute
+    MultiHeadAttention (nn.Linear projections, or notebook 12's Int8Linear:
+    q, k and v all the one or all the other). Anything else may compute
     something the cached step does not, so it is refused with a TypeError
     that points to ``use_cache=False`` (which runs any model)."""
     cfg = check_gpt_model(model, name)
@@ -106,11 +114,29 @@ def check_cacheable(model, name="model"):
         if type(att) is not MultiHeadAttention:
             refuse(f".trf_blocks[{i}].att", att)
         for part in ("W_query", "W_key", "W_value", "out_proj"):
-            if type(getattr(att, part)) is not nn.Linear:
+            if type(getattr(att, part)) not in _LINEARS:
                 refuse(f".trf_blocks[{i}].att.{part}", getattr(att, part))
-    if type(model.out_head) is not nn.Linear:
+        if len({type(att.W_query), type(att.W_key), type(att.W_value)}) != 1:
+            raise TypeError(
+                f"{name}.trf_blocks[{i}].att mixes nn.Linear and Int8Linear in W_query, W_key "
+                f"and W_value: the KV cache fuses the three, so they must be alike (quantize "
+                f"the float32 model with quantize(model, 'int8'))"
+            )
+    if type(model.out_head) not in _LINEARS:
         refuse(".out_head", model.out_head)
     return cfg
+
+
+# The projections the fast path runs: float, or notebook 12's int8 weights.
+_LINEARS = (nn.Linear, Int8Linear)
+
+
+def _linear(x, weight, bias):
+    """F.linear(x, weight, bias), or for an Int8Linear (its bias inside, `bias`
+    None) torch's int8 kernel."""
+    if isinstance(weight, Int8Linear):
+        return int8_linear_fast(x, weight)
+    return F.linear(x, weight, bias)
 
 
 def _check_eval_mode(model):
@@ -169,6 +195,16 @@ def fast_feed_forward(ff, input_major=True):
         if input_major:  # [4d, d]: wide, so input-major streams faster
             w1 = _input_major_copy(w1)
         return lambda x: F.linear(fast_gelu(F.linear(x, w1, b1)), w2, b2)
+    if (
+        type(ff) is FeedForward
+        and type(layers) is nn.Sequential
+        and len(layers) == 3
+        and type(layers[0]) is Int8Linear
+        and type(layers[1]) is GELU
+        and type(layers[2]) is Int8Linear
+    ):
+        first, second = layers[0], layers[2]
+        return lambda x: int8_linear_fast(fast_gelu(int8_linear_fast(x, first)), second)
     return ff
 
 
@@ -200,6 +236,8 @@ class BlockWeights(NamedTuple):
     w_qkv: torch.Tensor               # W_query, W_key, W_value stacked: [3 * emb_dim, emb_dim]
     b_qkv: Optional[torch.Tensor]     # their biases stacked, or None (qkv_bias=False)
     w_out: torch.Tensor               # att.out_proj
+    # (int8 models: w_qkv and w_out are Int8Linears, stacked for w_qkv, with
+    # their biases inside; b_qkv and b_out are None)
     b_out: torch.Tensor
     mask: torch.Tensor                # att.mask: True where a position is in the future
     norm2: Callable                   # x -> block.norm2(x)
@@ -213,7 +251,7 @@ class ModelWeights(NamedTuple):
     pos_emb: nn.Module                # as GPTModel.forward calls them
     blocks: tuple                     # one BlockWeights per transformer block
     final_norm: Callable              # x -> model.final_norm(x)
-    w_head: torch.Tensor              # out_head: [vocab_size, emb_dim]
+    w_head: torch.Tensor              # out_head: [vocab_size, emb_dim] (or its Int8Linear)
     b_head: Optional[torch.Tensor]
     n_heads: int
     head_dim: int
@@ -228,6 +266,13 @@ def pack_weights(model, *, input_major=True):
     for block in model.trf_blocks:
         att = block.att
         projections = (att.W_query, att.W_key, att.W_value)
+        if type(att.W_query) is Int8Linear:  # notebook 12: rows and their scales stacked
+            blocks.append(BlockWeights(
+                norm1=fast_layer_norm(block.norm1), w_qkv=Int8Linear.stacked(*projections),
+                b_qkv=None, mask=att.mask, **_weight_and_bias("w_out", "b_out", att.out_proj),
+                norm2=fast_layer_norm(block.norm2), ff=fast_feed_forward(block.ff, input_major),
+            ))
+            continue
         if input_major:
             w_qkv = _input_major_copy(*(p.weight for p in projections))
         else:  # [3d, d] row-major, as nn.Linear stores it
@@ -235,19 +280,26 @@ def pack_weights(model, *, input_major=True):
         b_qkv = None if att.W_query.bias is None else torch.cat([p.bias for p in projections])
         blocks.append(BlockWeights(
             norm1=fast_layer_norm(block.norm1), w_qkv=w_qkv, b_qkv=b_qkv,
-            w_out=att.out_proj.weight, b_out=att.out_proj.bias, mask=att.mask,
+            mask=att.mask, **_weight_and_bias("w_out", "b_out", att.out_proj),
             norm2=fast_layer_norm(block.norm2), ff=fast_feed_forward(block.ff, input_major),
         ))
-    w_head = model.out_head.weight
-    if input_major:  # [vocab, d]: the widest matrix of all
-        w_head = _input_major_copy(w_head)
+    head = _weight_and_bias("w_head", "b_head", model.out_head)
+    if input_major and type(model.out_head) is nn.Linear:  # [vocab, d]: the widest matrix of all
+        head["w_head"] = _input_major_copy(head["w_head"])
     n_heads = model.cfg["n_heads"]
     return ModelWeights(
         tok_emb=model.tok_emb, pos_emb=model.pos_emb, blocks=tuple(blocks),
-        final_norm=fast_layer_norm(model.final_norm), w_head=w_head,
-        b_head=model.out_head.bias, n_heads=n_heads,
+        final_norm=fast_layer_norm(model.final_norm), **head, n_heads=n_heads,
         head_dim=model.cfg["emb_dim"] // n_heads,
     )
+
+
+def _weight_and_bias(weight, bias, linear):
+    """{weight: the nn.Linear's weight, bias: its bias}, or for an Int8Linear
+    {weight: the layer itself, bias: None} (`_linear` runs it whole)."""
+    if type(linear) is Int8Linear:
+        return {weight: linear, bias: None}
+    return {weight: linear.weight, bias: linear.bias}
 
 
 # ------------------------------------------------------------ the cache
@@ -424,7 +476,7 @@ class KVCache:
         end = start + n_new
         positions = torch.arange(start, end, device=new_ids.device)
         x = w.tok_emb(new_ids) + w.pos_emb(positions)
-        linear, sdpa = F.linear, F.scaled_dot_product_attention
+        linear, sdpa = _linear, F.scaled_dot_product_attention
         if n_new == 1:  # generating: one new token, which sees every cached position
             for layer, kv in zip(w.blocks, self._slots):
                 # with one token, [b, 1, 3d] is already [b, 3, heads, 1, head_dim]
