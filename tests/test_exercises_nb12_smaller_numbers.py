@@ -3,11 +3,10 @@ solution is Correct and the skeleton Not yet; right answers written other
 ways are Correct; each diagnosed mistake gets its own hint (and only when it
 explains every case); junk never crashes the check nor passes it.
 
-Notebook 12 does not exist yet: SKELETON and SOLUTION below are the cells it
-is to hold (the skeleton cell, and the python block of its <details> fold).
-Once it exists, add ("12_smaller_numbers", "check_quantize_per_channel") to
-YOUR_TURN in tests/test_yourturn_notebooks.py, which runs them from the
-notebook; test_the_notebook_holds_these_cells then checks they are these."""
+SKELETON and SOLUTION below are the cells notebooks/12_smaller_numbers.ipynb
+holds (the skeleton cell, and the python block of its <details> fold):
+test_the_notebook_holds_these_cells checks that they are these, and
+tests/test_yourturn_notebooks.py runs them from the notebook."""
 
 import math
 import random
@@ -95,9 +94,7 @@ def test_verdicts_speak_chinese():
 
 
 def test_the_notebook_holds_these_cells():
-    from solutions import NOTEBOOKS, skeleton_code, solution_code
-    if not list(NOTEBOOKS.glob("12_*.ipynb")):
-        pytest.skip("notebook 12 is not written yet")
+    from solutions import skeleton_code, solution_code
     assert solution_code("12_smaller_numbers", "check_quantize_per_channel").strip() == SOLUTION.strip()
     assert skeleton_code("12_smaller_numbers", "check_quantize_per_channel").strip() == SKELETON.strip()
 

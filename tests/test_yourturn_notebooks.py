@@ -20,6 +20,7 @@ YOUR_TURN = [
     ("09_faster_generation", "check_attention_with_cache"),
     ("10_gpt2_weights", "check_fuse_c_attn"),
     ("11_training_glimpse", "check_train_step"),
+    ("12_smaller_numbers", "check_quantize_per_channel"),
 ]
 # Exercise 4.3's skeleton is the book's runnable code with one dropout rate,
 # not a NotImplementedError: its own test is in test_yourturn_nb07_gpt_model.py.
@@ -42,5 +43,5 @@ def test_skeleton_says_not_yet(notebook, check):
 
 
 def test_every_concept_notebook_has_one():
-    assert {nb[:2] for nb, _ in YOUR_TURN} == {f"{n:02d}" for n in range(2, 12)}
+    assert {nb[:2] for nb, _ in YOUR_TURN} == {f"{n:02d}" for n in range(2, 13)}
     assert len(YOUR_TURN) >= 10
