@@ -50,7 +50,3 @@ def generous_check_time_limits(monkeypatch):
     monkeypatch.setattr(sandbox, "STILL_RUNNING_AFTER", 120.0)
     monkeypatch.setattr(sandbox, "STOP_AFTER", 240.0)
 
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "determinism: re-runs strict nbval over every notebook (deselect: -m 'not determinism')")

@@ -105,8 +105,9 @@ class LabServer:
             return ""
 
 
-# Module scope: both are gone before any later test (e.g. nbval) runs.
-@pytest.fixture(scope="module")
+# Session scope: one server and one browser per pytest-xdist worker, kept while
+# that worker takes other tests between its browser tests (idle, they cost little).
+@pytest.fixture(scope="session")
 def lab_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("jupyterlab")
     root = base / "course"
@@ -132,7 +133,8 @@ def lab_server(tmp_path_factory):
         JUPYTER_RUNTIME_DIR=str(base / "runtime"),
         JUPYTER_PLATFORM_DIRS="1",
         IPYTHONDIR=str(base / "ipython"),
-        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CUDA_VISIBLE_DEVICES="",
+        # As for nbval (scripts/test.sh): the stored outputs were made with these.
+        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CUDA_VISIBLE_DEVICES="", COLUMNS="80",
         PYTHONUNBUFFERED="1",
     )
     jupyter = Path(sys.executable).with_name("jupyter")
@@ -187,7 +189,7 @@ def lab_server(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -199,9 +201,9 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser_context(browser):
-    """One context for the module: its HTTP and compiled-code caches make each
+    """One context per worker: its HTTP and compiled-code caches make each
     JupyterLab page load cheaper. Each test still gets a fresh page and a
     fresh JupyterLab workspace."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -2,11 +2,13 @@
 
 For each notebooks/*.ipynb and notebooks/zh/*.ipynb: open it in a fresh JupyterLab workspace, check it
 opens cleanly, clear its outputs, run all cells, then check that every code
-cell ran in order with no error, that every explorer (ipywidgets) rendered as a
-live widget, and that moving one of its sliders changes its figure. A
-full-notebook screenshot goes to artifacts/screenshots/<notebook>.png (zh_<notebook>.png
-for the Chinese edition), with a
-small JSON summary next to it.
+cell ran in order with no error, that its outputs equal the stored ones under
+nbval's rules (the notebook's second independent execution: strict nbval in the
+README's test command is the first, so a notebook that drifts from run to run
+fails), that every explorer (ipywidgets) rendered as a live widget, and that
+moving one of its sliders changes its figure. A full-notebook screenshot goes to
+artifacts/screenshots/<notebook>.png (zh_<notebook>.png for the Chinese
+edition), with a small JSON summary next to it.
 
 Skipped (loudly) when chromium or the playwright package is missing:
     bash scripts/install_chromium.sh && .venv/bin/pip install -r requirements-test.txt
@@ -15,11 +17,18 @@ Skipped (loudly) when chromium or the playwright package is missing:
 import importlib.util
 import json
 import os
+import re
 import time
 import uuid
+from collections import defaultdict
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbval.plugin import (
+    coalesce_streams, find_comment_markers, find_metadata_tags, get_sanitize_patterns,
+    transform_streams_for_comparison,
+)
 
 from gpt_course.language import catalog
 
@@ -134,6 +143,22 @@ JS_STATE = """
 }
 """
 
+# Every code cell's outputs as JupyterLab holds them (nbformat JSON).
+JS_OUTPUTS = """
+(path) => {
+  const model = window.__findPanel(path).content.model;
+  const cells = [];
+  for (let i = 0; i < model.cells.length; i++) {
+    const cell = model.cells.get(i);
+    if (cell.type !== 'code') continue;
+    const outputs = [];
+    for (let j = 0; j < cell.outputs.length; j++) outputs.push(cell.outputs.get(j).toJSON());
+    cells.push(outputs);
+  }
+  return cells;
+}
+"""
+
 # What an explorer shows: its figure (the <img> src: a new blob URL for every new
 # PNG) and its text (readout, slider readouts). textContent, not innerText: cells
 # out of view are not laid out (content-visibility) and their innerText is "".
@@ -207,6 +232,61 @@ JS_STATIC_EXPLORERS = """
 """.replace("NOTES", json.dumps(STATIC_NOTES))
 
 
+# --- The stored outputs, compared as strict nbval compares them (nbval/plugin.py):
+# streams merged per name, these keys not compared, the repo's sanitize patterns. ---
+NBVAL_SKIP_KEYS = ("metadata", "traceback", "prompt_number", "output_type", "name",
+                   "execution_count", WIDGET_MIME, "image/png", "image/jpeg")
+SANITIZE = get_sanitize_patterns((REPO / "nbval_sanitize.cfg").read_text())
+
+
+def _sanitize(value):
+    if isinstance(value, list):  # nbformat may split a string into lines
+        value = "".join(value)
+    if not isinstance(value, str):
+        return value
+    for regex, replace in SANITIZE:
+        value = re.sub(regex, replace, value)
+    return value
+
+
+def _as_nbval_compares(outputs):
+    """key (an output field, or a MIME type of its data) -> its values, in order."""
+    outputs = coalesce_streams([nbformat.from_dict(
+        {**out, "text": _sanitize(out["text"])} if "text" in out else out) for out in outputs])
+    flat = defaultdict(list)
+    for out in transform_streams_for_comparison(outputs):
+        for key, value in out.items():
+            if key in NBVAL_SKIP_KEYS:
+                continue
+            if key == "data":
+                for mime, data in value.items():
+                    if mime not in NBVAL_SKIP_KEYS:
+                        flat[mime].append(_sanitize(data))
+            else:
+                flat[key].append(_sanitize(value))
+    return dict(flat)
+
+
+def _differences_from_stored(notebook_file, ran_outputs):
+    """Cells whose outputs in this run differ from the stored ones, described."""
+    stored = [cell for cell in nbformat.read(notebook_file, as_version=4).cells
+              if cell.cell_type == "code"]
+    assert len(stored) == len(ran_outputs), (
+        f"{notebook_file.name}: {len(stored)} code cells stored, {len(ran_outputs)} in the page")
+    found = []
+    for k, (cell, outputs) in enumerate(zip(stored, ran_outputs)):
+        options = {**dict(find_comment_markers(cell.source)),
+                   **dict(find_metadata_tags(cell.metadata) or ())}
+        if options.get("check") is False or options.get("skip") or cell.execution_count is None:
+            continue  # NBVAL_IGNORE_OUTPUT (timings) and the like, as nbval does
+        want, got = _as_nbval_compares(cell.outputs), _as_nbval_compares(outputs)
+        if want != got:
+            key = next((key for key in sorted(set(want) | set(got)) if want.get(key) != got.get(key)))
+            found.append(f"code cell {k} ({cell.source.splitlines()[0][:60]!r}), {key}:\n"
+                         f"  stored: {str(want.get(key))[:800]}\n  this run: {str(got.get(key))[:800]}")
+    return found
+
+
 def _screenshot_output(page, path, where, file):
     """Screenshot one output as it sits in the page. Cells are laid out as they
     come into view (content-visibility): until then a cell has an estimated height
@@ -278,12 +358,15 @@ def _move_sliders(page, widget):
             handle.focus()
             for _ in range(3 if key == "ArrowRight" else 6):
                 handle.press(key)
-            try:
-                page.wait_for_function(JS_WIDGET_CHANGED, arg=[widget.element_handle(), before],
-                                       timeout=WIDGET_TIMEOUT_S * 1000)
-            except Exception:  # playwright TimeoutError: nothing changed
-                pass
-            page.wait_for_timeout(300)  # let a last in-flight update land
+            page.wait_for_timeout(100)
+            moved = widget.evaluate(JS_WIDGET_SNAPSHOT)["sliders"] != before["sliders"]
+            if moved:  # (a slider at its end does not move: nothing to wait for)
+                try:
+                    page.wait_for_function(JS_WIDGET_CHANGED, arg=[widget.element_handle(), before],
+                                           timeout=WIDGET_TIMEOUT_S * 1000)
+                except Exception:  # playwright TimeoutError: nothing changed
+                    pass
+                page.wait_for_timeout(300)  # let a last in-flight update land
             after = widget.evaluate(JS_WIDGET_SNAPSHOT)
             result = {
                 "slider": label, "key": key,
@@ -362,6 +445,13 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
             out["text"] for cell in state["cells"] for out in cell["outputs"]
             if out["type"] == "stream" and out["name"] == "stderr"
         ]
+        # The second execution: the outputs must be the stored ones (as strict nbval
+        # compares them), before any slider moves.
+        drift = _differences_from_stored(REPO / path, page.evaluate(JS_OUTPUTS, path))
+        summary["outputs_as_stored"] = not drift
+        assert not drift, (f"{name}: run in JupyterLab, these outputs differ from the stored "
+                           f"ones (a run-to-run difference, or outputs never re-stored):\n"
+                           + "\n".join(drift))
         ran = [cell for cell in state["cells"] if cell["source"].strip()]
         counts = [cell["count"] for cell in ran]
         assert counts == list(range(1, len(ran) + 1)), (
