@@ -25,7 +25,7 @@ BROWSER_TEST = "tests/browser/test_notebooks_in_browser.py::"
 # Slowest first, from measured runs: the browser tests of the notebooks that
 # train or time something, then those notebooks under nbval, then other
 # browser tests and notebooks, then the slowest unit modules.
-SLOW_NOTEBOOKS = ("11_", "09_", "08_", "10_")
+SLOW_NOTEBOOKS = ("11_", "09_", "12_", "08_", "10_")
 SLOW_MODULES = ("tests/test_kv_cache.py", "tests/test_explorer_reliability.py",
                 "tests/test_readable_kv_cache.py", "tests/test_generation_reliability.py",
                 "tests/test_checks_never_lie.py", "tests/test_quick_check.py",
