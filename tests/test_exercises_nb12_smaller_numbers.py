@@ -28,7 +28,7 @@ def quantize_per_channel(w):
     # TODO 2: a row of zeros has scale 0: replace it by 1 (any scale gives q = 0 there)
     # TODO 3: q: w / scales (one per row), rounded to the nearest whole number, clamped to [-127, 127]
     # TODO 4: return q as torch.int8, and scales
-    raise NotImplementedError("fill in the TODOs")
+    raise NotImplementedError("your turn: write quantize_per_channel")
 
 
 check_quantize_per_channel(quantize_per_channel)
