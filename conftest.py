@@ -49,6 +49,36 @@ def _order(scope):
     return (5, 0)
 
 
+BROWSER_RUN = re.compile(re.escape(BROWSER_TEST) + r"test_notebook_runs_in_jupyterlab\[(zh/[^\]]+\.ipynb)\]")
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected what they deselect
+def pytest_collection_modifyitems(config, items):
+    """A Chinese notebook whose browser run is in this run is executed once, in the
+    browser, instead of twice: that run compares every output with the stored one
+    by nbval's own rules (tests/browser), the check strict nbval makes. Its code is
+    the English notebook's (tests/test_zh_edition.py), which is executed twice.
+    Without the browser run (no chromium, -m "not browser", a notebook named
+    alone), nbval executes it as before."""
+    in_browser = {match.group(1) for item in items if (match := BROWSER_RUN.match(item.nodeid))}
+    once = [item for item in items
+            if item.nodeid.split("::", 1)[0].removeprefix("notebooks/") in in_browser]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if item not in once]
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    count = len({match.group(1) for reports in terminalreporter.stats.values() for report in reports
+                 if getattr(report, "when", None) == "call"
+                 and (match := BROWSER_RUN.match(report.nodeid))})
+    if count:
+        terminalreporter.write_line(
+            f"The {count} Chinese notebook{'s' if count > 1 else ''} ran once, in the browser, their outputs compared "
+            f"with the stored ones by nbval's rules (their nbval cells are the deselected ones); "
+            f"the English notebooks ran twice, in nbval and in the browser.")
+
+
 def pytest_configure(config):
     worker = getattr(config, "workerinput", None)  # set on pytest-xdist's workers only
     if worker is None or not hasattr(os, "sched_setaffinity"):

@@ -75,7 +75,7 @@ def check_notebook():
     env = dict(os.environ, COLUMNS="80", CUDA_VISIBLE_DEVICES="", HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1")
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", NOTEBOOK],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", NOTEBOOK],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     if run.returncode != 0:
         lines = [line for line in run.stdout.splitlines() if line.strip()]

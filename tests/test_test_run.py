@@ -88,3 +88,32 @@ def test_the_browser_run_is_compared_with_the_stored_outputs():
     out["text"] = text.replace(next(c for c in text if c.isdigit()), "#", 1)
     found = browser._differences_from_stored(path, drifted)
     assert len(found) == 1 and found[0].startswith(f"code cell {k} ")
+
+
+def test_a_chinese_notebook_run_in_the_browser_is_not_run_by_nbval_too():
+    class Item:
+        def __init__(self, nodeid):
+            self.nodeid = nodeid
+
+    browser = "tests/browser/test_notebooks_in_browser.py::test_notebook_runs_in_jupyterlab[{}]"
+    items = [Item(n) for n in (
+        "notebooks/02_layer_norm.ipynb::Cell 0", "notebooks/zh/02_layer_norm.ipynb::Cell 0",
+        "notebooks/zh/02_layer_norm.ipynb::Cell 1", "notebooks/zh/03_gelu_vs_relu.ipynb::Cell 0",
+        browser.format("02_layer_norm.ipynb"), browser.format("zh/02_layer_norm.ipynb"),
+        "tests/test_kv_cache.py::test_a")]
+    deselected = []
+    config = type("Config", (), {"hook": type("Hook", (), {
+        "pytest_deselected": staticmethod(lambda items: deselected.extend(items))})()})()
+    kept = list(items)
+    top.pytest_collection_modifyitems(config, kept)
+    # zh/02 runs in the browser (its outputs compared there by nbval's rules), so nbval
+    # leaves it; zh/03 has no browser run here (deselected, or no chromium): nbval runs it;
+    # the English notebook runs in both.
+    assert [item.nodeid for item in deselected] == [
+        "notebooks/zh/02_layer_norm.ipynb::Cell 0", "notebooks/zh/02_layer_norm.ipynb::Cell 1"]
+    assert [item.nodeid for item in kept] == [item.nodeid for item in items if item not in deselected]
+    # Without any browser run, nothing is left out.
+    alone = [item for item in items if "browser" not in item.nodeid]
+    deselected.clear()
+    top.pytest_collection_modifyitems(config, alone)
+    assert deselected == [] and len(alone) == 5

@@ -15,9 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,7 @@ class LabServer:
         self.process = process
         self.log_path = log_path
         self.url = f"http://127.0.0.1:{port}"
+        self._ending = None  # the thread ending the previous test's kernels
 
     def api(self, path, method="GET"):
         request = urllib.request.Request(
@@ -90,13 +93,29 @@ class LabServer:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    def shutdown_kernels(self):
-        """End every session (and its kernel), so kernels do not pile up."""
+    def shutdown_kernels(self, wait=True):
+        """End every session there is now (and its kernel), so kernels do not pile
+        up. wait=False ends them in the background while the next test starts its
+        own (only the sessions listed now are ended)."""
         try:
-            for session in self.api("/api/sessions"):
-                self.api(f"/api/sessions/{session['id']}", method="DELETE")
+            sessions = [session["id"] for session in self.api("/api/sessions")]
         except (OSError, urllib.error.URLError):
-            pass
+            return
+
+        def end():
+            for session in sessions:
+                try:
+                    self.api(f"/api/sessions/{session}", method="DELETE")
+                except (OSError, urllib.error.URLError):
+                    pass
+
+        if self._ending is not None:
+            self._ending.join()
+        if wait:
+            end()
+        else:
+            self._ending = threading.Thread(target=end, daemon=True)
+            self._ending.start()
 
     def log_tail(self, chars=3000):
         try:
@@ -204,26 +223,70 @@ def browser():
 @pytest.fixture(scope="session")
 def browser_context(browser):
     """One context per worker: its HTTP and compiled-code caches make each
-    JupyterLab page load cheaper. Each test still gets a fresh page and a
-    fresh JupyterLab workspace."""
+    JupyterLab page load cheaper."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(30_000)
     yield context
     context.close()
 
 
-@pytest.fixture
-def lab_page(browser_context, lab_server):
-    """A fresh page; the server's kernels are shut down afterwards."""
-    page = browser_context.new_page()
+OPEN_TIMEOUT_S = 90  # page load on a slow 2-core machine
+
+def _open_lab(context, server):
+    """A page with JupyterLab loaded in a fresh workspace (no restored layout); the
+    token is exchanged for a cookie."""
+    page = context.new_page()
     page.console_errors = []
     page.on("console", lambda msg: msg.type == "error" and page.console_errors.append(msg.text))
     page.on("pageerror", lambda exc: page.console_errors.append(f"pageerror: {exc}"))
+    page.goto(f"{server.url}/lab/workspaces/test-{uuid.uuid4().hex}?reset&token={server.token}",
+              wait_until="domcontentloaded")
+    page.wait_for_function("() => window.jupyterapp !== undefined", timeout=OPEN_TIMEOUT_S * 1000)
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
+    return page
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.course_passed = report.passed
+
+
+@pytest.fixture(scope="session")
+def _lab_pages(browser_context, lab_server):
+    """The worker's JupyterLab page, kept from one browser test to the next (loading
+    JupyterLab costs seconds); a test that fails leaves it to be replaced."""
+    pages = {}
+    yield pages
+    if pages.get("page") is not None:
+        pages["page"].close()
+
+
+@pytest.fixture
+def lab_page(request, _lab_pages, browser_context, lab_server):
+    """JupyterLab in a page, maybe with the previous test's notebook still open
+    (the test closes it once its own is open: JupyterLab opens a Launcher when
+    its main area becomes empty). Afterwards the server's kernels are shut down;
+    after a failure the page is closed and the next test loads JupyterLab anew."""
+    page = _lab_pages.get("page") or _open_lab(browser_context, lab_server)
+    _lab_pages["page"] = page
+    page.console_errors.clear()
     try:
         yield page
     finally:
-        page.close()
-        lab_server.shutdown_kernels()
+        keep = getattr(request.node, "course_passed", False)
+        if keep:
+            try:
+                page.set_viewport_size({"width": 1280, "height": 900})
+                page.evaluate("() => window.scrollTo(0, 0)")
+            except Exception:  # the page is broken: load a new one next time
+                keep = False
+        if not keep:
+            page.close()
+            _lab_pages["page"] = None
+        lab_server.shutdown_kernels(wait=not keep)
 
 
 def pytest_terminal_summary(terminalreporter):

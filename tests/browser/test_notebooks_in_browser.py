@@ -1,8 +1,9 @@
 """Every notebook, run in JupyterLab in a real browser (headless chromium).
 
-For each notebooks/*.ipynb and notebooks/zh/*.ipynb: open it in a fresh JupyterLab workspace, check it
-opens cleanly, clear its outputs, run all cells, then check that every code
-cell ran in order with no error, that its outputs equal the stored ones under
+For each notebooks/*.ipynb and notebooks/zh/*.ipynb: open it in JupyterLab (one
+page per worker, loaded once in a fresh workspace; the previous notebook closed
+and its kernel shut down, see conftest.py), check it opens cleanly, clear its
+outputs, run all cells, then check that every code cell ran in order with no error, that its outputs equal the stored ones under
 nbval's rules (the notebook's second independent execution: strict nbval in the
 README's test command is the first, so a notebook that drifts from run to run
 fails), that every explorer (ipywidgets) rendered as a live widget, and that
@@ -19,7 +20,6 @@ import json
 import os
 import re
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -60,7 +60,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # A widget output: JupyterLab sets no data-mime-type on it; the widget renderer
 # (ipywidgets' WidgetRenderer) is the output node and holds the widget's view.
 WIDGET_OUTPUT = ".jp-OutputArea-output:has(> .jupyter-widgets), .jp-OutputArea-output.jupyter-widgets"
-OPEN_TIMEOUT_S = 90  # page load + kernel start (torch import) on a slow 2-core machine
+OPEN_TIMEOUT_S = 90  # notebook open + kernel start on a slow 2-core machine
 RUN_TIMEOUT_S = 120  # notebooks 07/08 build the 124M model
 WIDGET_TIMEOUT_S = 15  # one slider move -> kernel redraw -> new PNG in the page
 
@@ -91,6 +91,13 @@ async (path) => {
     panel = window.__findPanel(path);
   }
   await panel.context.ready;
+  // Close what else is open (the previous test's notebook, a Launcher) without
+  // saving or asking, now that the main area is not left empty.
+  for (const other of Array.from(app.shell.widgets('main'))) {
+    if (other === panel) continue;
+    if (other.context) other.context.model.dirty = false;
+    other.dispose();
+  }
   await panel.sessionContext.ready;
   app.shell.activateById(panel.id);
   app.shell.collapseLeft();
@@ -288,33 +295,26 @@ def _differences_from_stored(notebook_file, ran_outputs):
 
 
 def _screenshot_output(page, path, where, file):
-    """Screenshot one output as it sits in the page. Cells are laid out as they
-    come into view (content-visibility): until then a cell has an estimated height
-    and what is inside it measures 0 x 0, and laying it out moves what is below.
-    So scroll to the output until it has a size, lies in the viewport and stays
-    put, then measure it without scrolling. A loaded machine needs more rounds."""
-    node = """window.__findPanel(path).content.widgets[cell].outputArea.widgets[output].node"""
-    scroll = f"""([path, cell, output]) => {{ {node}.scrollIntoView({{block: 'center'}}); }}"""
-    measure = f"""([path, cell, output]) => {{
-      const box = {node}.getBoundingClientRect();  // clip is in page coordinates
-      return {{x: box.x + window.scrollX, y: box.y + window.scrollY,
-               width: box.width, height: box.height,
-               visible: box.width > 0 && box.height > 0
-                        && box.bottom > 0 && box.top < window.innerHeight}};
-    }}"""
-    args = [path, where["cell"], where["output"]]
-    box = None
-    for _ in range(40):
-        page.evaluate(scroll, args)
-        page.wait_for_timeout(300)
-        previous, box = box, page.evaluate(measure, args)
-        if box["visible"] and box == previous:
-            break
-    assert box["visible"], (
-        f"{file.name}: the output of cell {where['cell']} ({where['title']}) never came into "
-        f"view with a size after 40 scrolls to it (last measured {box})")
-    page.screenshot(path=str(file), clip={k: box[k] for k in ("x", "y", "width", "height")})
-    page.evaluate("() => window.scrollTo(0, 0)")  # scrollIntoView may scroll the page itself
+    """Screenshot one output as it sits in the page. The notebook is a windowed
+    list whose cells are laid out as they come into view (content-visibility):
+    until then a cell has an estimated height, and laying it out moves what is
+    below. So bring the cell in (scrollToItem), mark the output's node, and let
+    Playwright scroll to it and wait until its box stays put before the shot."""
+    mark = """async ([path, cell, output]) => {
+      const notebook = window.__findPanel(path).content;
+      await notebook.scrollToItem(cell, 'center');
+      for (const node of document.querySelectorAll('[data-course-shot]'))
+        node.removeAttribute('data-course-shot');
+      notebook.widgets[cell].outputArea.widgets[output].node.setAttribute('data-course-shot', '1');
+    }"""
+    page.evaluate(mark, [path, where["cell"], where["output"]])
+    try:
+        page.locator('[data-course-shot="1"]').screenshot(path=str(file), timeout=30_000)
+    except Exception as exc:  # playwright TimeoutError: say which output
+        raise AssertionError(
+            f"{file.name}: the output of cell {where['cell']} ({where['title']}) could not be "
+            f"shown and photographed in 30 s: {str(exc).splitlines()[0]}") from None
+    page.evaluate("() => window.scrollTo(0, 0)")  # scrolling to it may scroll the page itself
 
 
 def _committed_explorers(notebook_path):
@@ -392,12 +392,10 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
     start = time.perf_counter()
     try:
         lab_server.start_kernel(path)
-        # A fresh workspace (no restored layout); the token is exchanged for a cookie.
-        page.goto(f"{lab_server.url}/lab/workspaces/test-{uuid.uuid4().hex}/tree/{path}"
-                  f"?reset&token={lab_server.token}", wait_until="domcontentloaded")
-        page.wait_for_function("() => window.jupyterapp !== undefined",
-                               timeout=OPEN_TIMEOUT_S * 1000)
+        # JupyterLab is loaded already (the lab_page fixture); JS_OPEN closes the rest.
         page.evaluate(JS_HELPERS)
+        page.evaluate("(path) => { window.jupyterapp.commands.execute("
+                      "'docmanager:open', {path, factory: 'Notebook'}); }", path)
         page.evaluate(JS_OPEN, path)
         page.wait_for_function(JS_KERNEL_IDLE, arg=path, timeout=OPEN_TIMEOUT_S * 1000)
         summary["open_s"] = round(time.perf_counter() - start, 1)
@@ -407,6 +405,7 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
         assert not opening_errors, f"{name} shows errors when opened:\n" + "\n".join(opening_errors)
         # ... and each explorer shows its static picture, readout drawn in
         # (artifacts/screenshots/<notebook>_static_<k>.png: look at them).
+        static_start = time.perf_counter()
         try:  # the widget renderer first asks the kernel for the model, then falls back
             page.wait_for_function(f"(path) => ({JS_STATIC_EXPLORERS})(path).every(e => e.src)",
                                    arg=path, timeout=30_000)
@@ -422,8 +421,10 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
             ("data:image/png", "blob:"))]
         assert not not_pictures, (
             f"{name}: as committed, these explorers show no picture: {not_pictures}")
+        summary["static_wait_s"] = round(time.perf_counter() - static_start, 1)
         for k, explorer in enumerate(static):
             _screenshot_output(page, path, explorer, SCREENSHOTS / f"{stem}_static_{k}.png")
+        summary["static_s"] = round(time.perf_counter() - static_start, 1)
 
         page.evaluate(JS_RUN_ALL, path)
         run_start = time.perf_counter()
@@ -481,6 +482,7 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
         assert not widget_errors, f"{name}: " + "\n".join(widget_errors)
 
         summary["explorer_results"] = []
+        sliders_start = time.perf_counter()
         for k in range(expected):
             widget = widgets.nth(k)
             title = widget.locator(".widget-html-content").first.text_content()
@@ -499,6 +501,7 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
                 f"{name}: moving the sliders of explorer {title!r} changed neither its "
                 f"figure nor its readout: {tried}")
         assert not _error_texts(page)
+        summary["sliders_s"] = round(time.perf_counter() - sliders_start, 1)
     finally:
         summary["console_errors"] = page.console_errors[:20]
         summary["total_s"] = round(time.perf_counter() - start, 1)
