@@ -72,6 +72,7 @@ from .beyond.nb10_download import (
 )
 from .beyond.nb11_training import (
     GPTDatasetV1,
+    Notebook11Run,
     SmallVocab,
     TrainingHistory,
     calc_loss_batch,
@@ -79,6 +80,7 @@ from .beyond.nb11_training import (
     create_dataloader,
     load_course_text,
     train_model_simple,
+    train_notebook11_model,
 )
 from .beyond.nb12_smaller_numbers import (
     BYTES_PER_NUMBER,
@@ -123,6 +125,7 @@ __all__ = [
     "download_gpt2_124m", "sha256_file",
     "GPTDatasetV1", "SmallVocab", "TrainingHistory", "calc_loss_batch", "calc_loss_loader",
     "create_dataloader", "load_course_text", "train_model_simple",
+    "Notebook11Run", "train_notebook11_model",
     "BYTES_PER_NUMBER", "PRECISIONS", "Int8Linear", "Quality", "compare_quality",
     "int8_linear_fast", "model_bytes", "quantize", "quantize_per_channel",
     "weight_bytes_per_token",

@@ -309,3 +309,59 @@ def test_quality_numbers_are_sane_on_a_small_seeded_model(model):
         assert abs(q.loss - q.loss_reference) < 0.01, (precision, q)
         assert q.perplexity_reference == pytest.approx(math.exp(q.loss_reference))
     assert not model.training
+
+
+# ------------------------------------------------- notebook 11's trained model (#20's target)
+
+
+@pytest.fixture(scope="module")
+def notebook11_run():
+    from gpt_course import train_notebook11_model
+    before = torch.random.get_rng_state()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # as notebooks 11 and 12 (the summed bits depend on it)
+    try:
+        run = train_notebook11_model(num_epochs=3)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(torch.random.get_rng_state(), before), "the caller's random state changed"
+    return run
+
+
+def test_train_notebook11_model_is_notebook_11s_run(notebook11_run):
+    import json
+    import re
+    from pathlib import Path
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "11_training_glimpse.ipynb"
+    printed = "".join(
+        "".join(out.get("text", "")) for cell in json.loads(notebook.read_text())["cells"]
+        if cell["cell_type"] == "code" for out in cell.get("outputs", []))
+    stored = [float(v) for v in re.findall(r"epoch \d: training loss [\d.]+, validation loss ([\d.]+)",
+                                           printed)]
+    assert len(stored) == 8
+    assert [f"{v:.3f}" for v in notebook11_run.history.val_losses] == [f"{v:.3f}" for v in stored[:3]]
+    assert not notebook11_run.model.training
+    assert len(notebook11_run.vocab) == notebook11_run.model.tok_emb.num_embeddings
+    assert len(notebook11_run.val_ids) > 1000 and len(notebook11_run.train_ids) > 10000
+
+
+def test_int8_keeps_99_percent_of_the_trained_models_top_tokens(notebook11_run):
+    """Issue #20's quality target: int8 weights agree with float32 on the top token at
+    >= 99% of the positions of notebook 11's validation text (bf16 is reported, not held
+    to it: it rounds the activations too)."""
+    val = torch.tensor(notebook11_run.val_ids)
+    rows = val[: len(val) // 64 * 64].view(-1, 64)
+    trained = notebook11_run.model
+    int8 = compare_quality(trained, quantize(trained, "int8"), rows)
+    bf16 = compare_quality(trained, quantize(trained, "bf16"), rows)
+    assert int8.positions == 24 * 63
+    assert int8.top1_agreement >= 0.99, int8
+    assert abs(int8.loss - int8.loss_reference) < 0.01 and abs(bf16.loss - bf16.loss_reference) < 0.01
+    assert bf16.top1_agreement > 0.95, bf16
+
+
+def test_train_notebook11_model_refuses_a_bad_epoch_count():
+    from gpt_course import train_notebook11_model
+    for bad in (0, -1, 2.5, "3", True):
+        with pytest.raises((TypeError, ValueError), match="num_epochs"):
+            train_notebook11_model(bad)

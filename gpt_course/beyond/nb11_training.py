@@ -23,6 +23,7 @@ from ..checks import check_bool, check_gpt_model, check_int, check_token_ids
 
 __all__ = [
     "GPTDatasetV1",
+    "Notebook11Run",
     "SmallVocab",
     "TrainingHistory",
     "calc_loss_batch",
@@ -30,6 +31,7 @@ __all__ = [
     "create_dataloader",
     "load_course_text",
     "train_model_simple",
+    "train_notebook11_model",
 ]
 
 _COURSE_TEXT = Path(__file__).resolve().parent.parent / "data" / "course_prose.txt"
@@ -255,3 +257,49 @@ def train_model_simple(model, train_loader, optimizer, num_epochs,
                 on_epoch_end(epoch, model)
     model.eval()
     return history
+
+
+@dataclass
+class Notebook11Run:
+    """What `train_notebook11_model` returns: the trained model (eval mode), the
+    small vocabulary its ids are in, the `TrainingHistory` (validation loss once
+    per epoch), and the token ids (small ids) of the 90% it trained on and of
+    the 10% kept for validation."""
+    model: torch.nn.Module
+    vocab: SmallVocab
+    history: TrainingHistory
+    train_ids: list
+    val_ids: list
+
+
+def train_notebook11_model(num_epochs=8):
+    """Notebook 11's training run in one call, for later notebooks that need a
+    trained model: the course's prose in GPT-2 tokens renumbered by a
+    `SmallVocab`, the first 90% to train on and the last 10% to validate, the
+    same tiny `GPTModel` (seed 123), AdamW (lr 0.003, weight decay 0.1), batches
+    of 8 windows of 64 tokens in the same order. The same steps as notebook
+    11's cells, so after epoch e the weights and losses are that notebook's
+    after epoch e (on the CPU; the losses are printed to 3 decimals there).
+    About 3 s per epoch on one core."""
+    check_int("num_epochs", num_epochs, low=1)
+    from ..tokenizer import get_tokenizer
+
+    token_ids = get_tokenizer().encode(load_course_text())
+    vocab = SmallVocab(token_ids)
+    ids = vocab.encode(token_ids)
+    split = int(0.9 * len(ids))
+    train_loader = create_dataloader(ids[:split], batch_size=8, max_length=64, stride=64, seed=123)
+    val_loader = create_dataloader(ids[split:], batch_size=8, max_length=64, stride=64,
+                                   shuffle=False, drop_last=False)
+    cfg = {"vocab_size": len(vocab), "context_length": 64, "emb_dim": 128, "n_heads": 4,
+           "n_layers": 2, "drop_rate": 0.0, "qkv_bias": False}
+    from ..book.nb07_gpt_model import GPTModel
+
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+        torch.manual_seed(123)
+        model = GPTModel(cfg)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=0.003, weight_decay=0.1)
+        history = train_model_simple(model, train_loader, optimizer, num_epochs,
+                                     val_loader=val_loader, eval_freq=len(train_loader))
+    return Notebook11Run(model=model.eval(), vocab=vocab, history=history,
+                         train_ids=ids[:split], val_ids=ids[split:])
