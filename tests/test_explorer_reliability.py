@@ -12,7 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gpt_course import GPT_CONFIG_124M, GPTModel
+from gpt_course import GPT_CONFIG_124M, GPTModel, Quality
 from gpt_course.beyond.nb11_training import TrainingHistory
 from gpt_course.explorers import Explorer, int_slider, log_slider, slider
 from gpt_course.explorers.nb02_layer_norm import layer_norm_explorer
@@ -24,6 +24,7 @@ from gpt_course.explorers.nb07_gpt_model import model_size_explorer
 from gpt_course.explorers.nb08_greedy_generation import generation_explorer
 from gpt_course.explorers.nb09_faster_generation import sampling_explorer
 from gpt_course.explorers.nb11_training_glimpse import training_explorer
+from gpt_course.explorers.nb12_smaller_numbers import precision_explorer
 
 NAN, INF = float("nan"), float("inf")
 
@@ -34,6 +35,11 @@ TINY_ATTENTION = {**TINY, "context_length": 16, "n_layers": 2, "drop_rate": 0.0}
 HISTORY = TrainingHistory(train_losses=[7.0, 6.0, 5.0, 4.0, 3.5, 3.0], val_steps=[3, 6],
                           val_losses=[6.5, 6.8])
 TEXTS = ["gibberish", "some words", "the course's own words"]
+# Notebook 12's measurements, made up: bytes per token, tokens/s, bandwidth, quality.
+MEASURED = ({"float32": 494.5e6, "bf16": 247.3e6, "int8": 124.4e6},
+            {"float32": 19.9, "bf16": 26.6, "int8": 28.2}, 27.0e9,
+            {"bf16": Quality(0.078, 0.985, 6.0013, 6.0020, 1512),
+             "int8": Quality(0.034, 0.991, 6.0013, 6.0012, 1512)})
 DIVERGED = TrainingHistory(train_losses=[7.0, 6.0, 5.0, 4.0, INF, NAN], val_steps=[3, 6],
                            val_losses=[6.5, INF])
 
@@ -56,6 +62,7 @@ def _factories(model):
         "nb09": sampling_explorer,
         "nb11": lambda: training_explorer(HISTORY, TEXTS, 3, ln_vocab=7.6),
         "nb11-diverged": lambda: training_explorer(DIVERGED, TEXTS, 3, ln_vocab=7.6),
+        "nb12": lambda: precision_explorer(*MEASURED),
     }
 
 
@@ -253,7 +260,7 @@ def _valid(control, value):
     """Whether `value` is one the control can show (the test's own oracle)."""
     if isinstance(control, widgets.Checkbox):
         return isinstance(value, bool)
-    if isinstance(control, widgets.ToggleButtons):
+    if isinstance(control, (widgets.ToggleButtons, widgets.SelectionSlider)):
         return isinstance(value, str) and value in control.options
     if isinstance(value, bool):
         return False
@@ -271,7 +278,7 @@ def _valid(control, value):
 def _good(control):
     if isinstance(control, widgets.Checkbox):
         return st.booleans()
-    if isinstance(control, widgets.ToggleButtons):
+    if isinstance(control, (widgets.ToggleButtons, widgets.SelectionSlider)):
         return st.sampled_from(list(control.options))
     if isinstance(control, widgets.IntSlider):
         return st.integers(control.min, control.max)
@@ -290,7 +297,7 @@ def _moves(explorer):
 
 
 @pytest.mark.parametrize("key", ["nb02", "nb03", "nb04", "nb05", "nb06", "nb07", "nb08", "nb09",
-                                 "nb11", "nb11-diverged"])
+                                 "nb11", "nb11-diverged", "nb12"])
 def test_any_value_gives_a_render_or_a_message_and_the_next_good_value_recovers(tiny_model, key):
     make = _factories(tiny_model)[key]
     explorer, reference = make(), make()
