@@ -321,8 +321,9 @@ def mutated_checkpoints(draw):
         full = spelled[key]
         if full not in sd:
             continue
-        if mutation == "drop":
-            del sd[full]
+        if mutation == "drop":  # every spelling: after "duplicate", one left would load
+            sd.pop(key, None)
+            sd.pop("transformer." + key, None)
             bad.add(key)
         elif mutation == "drop_head":
             sd.pop("lm_head.weight", None)

@@ -302,14 +302,19 @@ def _screenshot_output(page, path, where, file):
     Playwright scroll to it and wait until its box stays put before the shot."""
     mark = """async ([path, cell, output]) => {
       const notebook = window.__findPanel(path).content;
-      await notebook.scrollToItem(cell, 'center');
+      // (its promise can take many seconds on a loaded machine: Playwright scrolls too)
+      await Promise.race([notebook.scrollToItem(cell, 'center'),
+                          new Promise(resolve => setTimeout(resolve, 2000))]);
       for (const node of document.querySelectorAll('[data-course-shot]'))
         node.removeAttribute('data-course-shot');
       notebook.widgets[cell].outputArea.widgets[output].node.setAttribute('data-course-shot', '1');
     }"""
+    start = time.perf_counter()
     page.evaluate(mark, [path, where["cell"], where["output"]])
+    where["mark_s"] = round(time.perf_counter() - start, 1)
     try:
         page.locator('[data-course-shot="1"]').screenshot(path=str(file), timeout=30_000)
+        where["shot_s"] = round(time.perf_counter() - start, 1)
     except Exception as exc:  # playwright TimeoutError: say which output
         raise AssertionError(
             f"{file.name}: the output of cell {where['cell']} ({where['title']}) could not be "
