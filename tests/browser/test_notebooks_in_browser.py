@@ -297,29 +297,45 @@ def _differences_from_stored(notebook_file, ran_outputs):
 def _screenshot_output(page, path, where, file):
     """Screenshot one output as it sits in the page. The notebook is a windowed
     list whose cells are laid out as they come into view (content-visibility):
-    until then a cell has an estimated height, and laying it out moves what is
-    below. So bring the cell in (scrollToItem), mark the output's node, and let
-    Playwright scroll to it and wait until its box stays put before the shot."""
-    mark = """async ([path, cell, output]) => {
+    until then a cell may not be attached, or has an estimated height. So bring
+    the cell in (scrollToItem), scroll its output to the middle, and once the
+    output has a size and lies in the viewport, take the picture of that box.
+    (Waiting for the box to stay put, as Playwright's element screenshot does,
+    took up to 30 s on a loaded machine while other cells were laid out.)"""
+    bring = """async ([path, cell, output]) => {
       const notebook = window.__findPanel(path).content;
-      // (its promise can take many seconds on a loaded machine: Playwright scrolls too)
       await Promise.race([notebook.scrollToItem(cell, 'center'),
-                          new Promise(resolve => setTimeout(resolve, 2000))]);
-      for (const node of document.querySelectorAll('[data-course-shot]'))
-        node.removeAttribute('data-course-shot');
-      notebook.widgets[cell].outputArea.widgets[output].node.setAttribute('data-course-shot', '1');
+                          new Promise(resolve => setTimeout(resolve, 10000))]);
     }"""
+    node = "window.__findPanel(path).content.widgets[cell].outputArea.widgets[output].node"
+    measure = f"""([path, cell, output]) => {{
+      const node = {node};
+      node.scrollIntoView({{block: 'center'}});
+      const box = node.getBoundingClientRect();  // clip is in page coordinates
+      return {{x: box.x + window.scrollX, y: box.y + window.scrollY,
+               width: box.width, height: box.height,
+               visible: node.isConnected && box.width > 0 && box.height > 0
+                        && box.bottom > 0 && box.top < window.innerHeight}};
+    }}"""
+    args = [path, where["cell"], where["output"]]
     start = time.perf_counter()
-    page.evaluate(mark, [path, where["cell"], where["output"]])
+    page.evaluate(bring, args)
     where["mark_s"] = round(time.perf_counter() - start, 1)
-    try:
-        page.locator('[data-course-shot="1"]').screenshot(path=str(file), timeout=30_000)
-        where["shot_s"] = round(time.perf_counter() - start, 1)
-    except Exception as exc:  # playwright TimeoutError: say which output
-        raise AssertionError(
-            f"{file.name}: the output of cell {where['cell']} ({where['title']}) could not be "
-            f"shown and photographed in 30 s: {str(exc).splitlines()[0]}") from None
-    page.evaluate("() => window.scrollTo(0, 0)")  # scrolling to it may scroll the page itself
+    box = None
+    for _ in range(60):
+        page.wait_for_timeout(250)
+        box = page.evaluate(measure, args)
+        if box["visible"]:
+            page.wait_for_timeout(250)  # one more layout pass, then measure again
+            box = page.evaluate(measure, args)
+            if box["visible"]:
+                break
+    assert box["visible"], (
+        f"{file.name}: the output of cell {where['cell']} ({where['title']}) never came into "
+        f"view with a size in 15 s (last measured {box})")
+    page.screenshot(path=str(file), clip={k: box[k] for k in ("x", "y", "width", "height")})
+    where["shot_s"] = round(time.perf_counter() - start, 1)
+    page.evaluate("() => window.scrollTo(0, 0)")  # scrollIntoView may scroll the page itself
 
 
 def _committed_explorers(notebook_path):
