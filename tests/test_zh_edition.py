@@ -11,7 +11,8 @@ way to the learner.
   explorer titles, labels and readouts, figure labels) has a Chinese
   translation with the same placeholders, and every translation still has its
   English text in the code.
-- The glossary's terms are the terms the Chinese notebooks use.
+- The glossary's terms are the terms the Chinese notebooks use (one term per
+  concept, and the typography, are tests/test_zh_style.py's).
 - Links resolve, and each notebook links to its twin in the other language.
 The Chinese notebooks themselves are re-executed by nbval like the English ones.
 """
@@ -223,54 +224,6 @@ def test_readmes_link_each_other_and_the_chinese_notebooks():
         assert command in readme and command in readme_zh
 
 
-def test_chinese_emphasis_renders():
-    """`**用时：**约` stays literal in CommonMark (GitHub, JupyterLab): a closing
-    ** after full-width punctuation must be followed by a space or punctuation.
-    Every * of a Chinese notebook's markdown outside code and math must render."""
-    from markdown_it import MarkdownIt
-
-    markdown = MarkdownIt("commonmark").enable("table")
-    literal = []
-    for name in NAMES:
-        for cell in nbformat.read(build.ZH_NOTEBOOKS / f"{name}.ipynb", as_version=4).cells:
-            if cell.cell_type == "markdown":
-                text = re.sub(r"\$\$.*?\$\$|\$[^$\n]*\$", " ", cell.source, flags=re.S)
-                html = re.sub(r"<code>.*?</code>|<pre>.*?</pre>", " ", markdown.render(text), flags=re.S)
-                literal += [f"zh/{name} {cell.id}: ...{m.group(0)}..."
-                            for m in re.finditer(r".{0,15}\*.{0,15}", re.sub(r"<[^>]*>", "", html))]
-    assert not literal, "emphasis shown as literal asterisks:\n" + "\n".join(literal)
-
-
-CJK_CHARS = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"  # CJK punctuation, ideographs, full-width forms
-
-
-def test_no_line_break_inside_chinese_text():
-    """A line break inside a paragraph renders as a space (GitHub, JupyterLab's
-    Chromium): between Chinese characters that is a stray gap, as in
-    "不同， notebook 01". Chinese paragraphs are one line each."""
-    from markdown_it import MarkdownIt
-
-    markdown = MarkdownIt("commonmark").enable("table")
-    texts = [(f"zh/{name} {cell.id}", cell.source) for name in NAMES
-             for cell in nbformat.read(build.ZH_NOTEBOOKS / f"{name}.ipynb", as_version=4).cells
-             if cell.cell_type == "markdown"]
-    texts.append(("README.zh.md", (REPO / "README.zh.md").read_text(encoding="utf-8")))
-    texts.append(("zh/glossary.md", (build.ZH_NOTEBOOKS / "glossary.md").read_text(encoding="utf-8")))
-    gaps = []
-    for where, text in texts:
-        text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
-        for token in markdown.parse(text):
-            children = token.children or []
-            for k, child in enumerate(children):
-                if child.type != "softbreak":
-                    continue
-                before = children[k - 1].content if k else ""
-                after = children[k + 1].content if k + 1 < len(children) else ""
-                if re.search(f"[{CJK_CHARS}]$", before) or re.match(f"[{CJK_CHARS}]", after):
-                    gaps.append(f"{where}: ...{before[-12:]}\u23ce{after[:12]}...")
-    assert not gaps, "line breaks inside Chinese text (join the lines):\n" + "\n".join(gaps)
-
-
 def test_a_repeated_heading_or_summary_has_one_chinese_wording():
     """"Solution (try it yourself first)" or "## Exercises" read the same in every
     Chinese notebook (they had drifted into three wordings)."""
@@ -309,19 +262,6 @@ def test_every_glossary_term_appears_in_the_chinese_notebooks_that_teach_it():
               for term in terms for number in numbers if term not in texts[number]]
     assert not absent, "glossary terms the Chinese notebooks that teach them do not use:\n" + \
         "\n".join(absent)
-
-
-# Translations of the chapter's terms that readers meet elsewhere but that the
-# glossary does not use: one term per concept.
-NOT_OUR_TERMS = ["令牌", "层标准化", "层规范化", "捷径连接", "跳跃连接", "权重绑定", "残差块"]
-
-
-def test_the_chinese_notebooks_use_no_competing_term():
-    for name in NAMES:
-        nb = nbformat.read(build.ZH_NOTEBOOKS / f"{name}.ipynb", as_version=4)
-        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-        used = [term for term in NOT_OUR_TERMS if term in text]
-        assert not used, f"zh/{name} uses {used}; the glossary's terms are the course's"
 
 
 # ------------------------------------------------------------ the package speaks Chinese
@@ -443,7 +383,8 @@ def test_the_chinese_font_has_every_character_the_chinese_edition_writes():
 
     dejavu = set(TTFont(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")).getBestCmap())
     texts = [path.read_text(encoding="utf-8") for path in sorted(
-        [*(REPO / "translations" / "zh").glob("*.md"), *(REPO / "gpt_course" / "locale" / "zh").glob("*.json")])]
+        [*(REPO / "translations" / "zh").glob("*.md"), *(REPO / "gpt_course" / "locale" / "zh").glob("*.json")])
+        if path.name != "terms.md"]  # the term decisions, for translators: never drawn
     written = {ord(c) for text in texts for c in text if c.isprintable()}
     for mono in (False, True):
         missing = sorted(chr(c) for c in written - dejavu - set(TTFont(cjk_font(mono=mono)).getBestCmap()))
