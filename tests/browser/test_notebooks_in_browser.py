@@ -15,12 +15,12 @@ Skipped (loudly) when chromium or the playwright package is missing:
     bash scripts/install_chromium.sh && .venv/bin/pip install -r requirements-test.txt
 """
 
+import base64
 import importlib.util
 import json
 import os
 import re
 import time
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -295,55 +295,33 @@ def _differences_from_stored(notebook_file, ran_outputs):
     return found
 
 
-def _screenshot_output(page, path, where, file):
-    """Screenshot one output as it sits in the page (best effort: see below). The notebook is a windowed
-    list whose cells are laid out as they come into view (content-visibility):
-    until then a cell may not be attached, or has an estimated height. So bring
-    the cell in (scrollToItem), scroll its output to the middle, and once the
-    output has a size and lies in the viewport, take the picture of that box.
-    (Waiting for the box to stay put, as Playwright's element screenshot does,
-    took up to 30 s on a loaded machine while other cells were laid out.)"""
-    bring = """async ([path, cell, output]) => {
-      const notebook = window.__findPanel(path).content;
-      await Promise.race([notebook.scrollToItem(cell, 'center'),
-                          new Promise(resolve => setTimeout(resolve, 10000))]);
-    }"""
-    node = "window.__findPanel(path).content.widgets[cell].outputArea.widgets[output].node"
-    measure = f"""([path, cell, output]) => {{
-      const node = {node};
-      node.scrollIntoView({{block: 'center'}});
-      const box = node.getBoundingClientRect();  // clip is in page coordinates
-      return {{x: box.x + window.scrollX, y: box.y + window.scrollY,
-               width: box.width, height: box.height,
-               visible: node.isConnected && box.width > 0 && box.height > 0
-                        && box.bottom > 0 && box.top < window.innerHeight}};
-    }}"""
-    args = [path, where["cell"], where["output"]]
+def _save_static_picture(page, path, where, file):
+    """Save the picture a stored explorer shows, as the browser has it: the PNG of
+    its <img> (a data: or blob: URL), decoded by the browser (new Image().decode(),
+    which needs no layout, so a cell the windowed notebook has not laid out yet is
+    no obstacle), and its size. A screenshot of the cell took 2-3 s (scroll, wait
+    for layout) and, in a reused page on a loaded machine, sometimes never saw
+    the cell attached."""
     start = time.perf_counter()
-    page.evaluate(bring, args)
-    where["mark_s"] = round(time.perf_counter() - start, 1)
-    box = None
-    for _ in range(60):
-        page.wait_for_timeout(250)
-        box = page.evaluate(measure, args)
-        if box["visible"]:
-            page.wait_for_timeout(250)  # one more layout pass, then measure again
-            box = page.evaluate(measure, args)
-            if box["visible"]:
-                break
-    if not box["visible"]:
-        # Seen only in a reused page on a loaded machine: the cell stays detached. The
-        # static picture itself was checked above (its <img> is a PNG); only the
-        # screenshot, an artifact for people, is missing, and the summary says so.
-        where["shot_missing"] = (f"never came into view with a size in 15 s (last measured "
-                                 f"{box})")
-        warnings.warn(f"{file.name}: no screenshot of the static picture of cell {where['cell']} "
-                      f"({where['title']}): {where['shot_missing']}")
-        page.evaluate("() => window.scrollTo(0, 0)")
-        return
-    page.screenshot(path=str(file), clip={k: box[k] for k in ("x", "y", "width", "height")})
-    where["shot_s"] = round(time.perf_counter() - start, 1)
-    page.evaluate("() => window.scrollTo(0, 0)")  # scrollIntoView may scroll the page itself
+    picture = page.evaluate("""async ([path, cell, output]) => {
+      const widget = window.__findPanel(path).content.widgets[cell].outputArea.widgets[output];
+      const src = widget.node.querySelector('img').src;
+      const image = new Image();
+      image.src = src;
+      await image.decode();  // throws if the browser cannot decode it
+      const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
+      let binary = '';
+      for (let k = 0; k < bytes.length; k += 0x8000)
+        binary += String.fromCharCode(...bytes.subarray(k, k + 0x8000));
+      return {png: btoa(binary), width: image.naturalWidth, height: image.naturalHeight};
+    }""", [path, where["cell"], where["output"]])
+    png = base64.b64decode(picture["png"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n"), f"{file.name}: the static picture is not a PNG"
+    assert picture["width"] >= 200 and picture["height"] >= 100, (
+        f"{file.name}: the static picture is {picture['width']}x{picture['height']} pixels")
+    file.write_bytes(png)
+    where["size"] = [picture["width"], picture["height"]]
+    where["save_s"] = round(time.perf_counter() - start, 2)
 
 
 def _committed_explorers(notebook_path):
@@ -432,8 +410,9 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
         # As committed (untrusted, no widget state): no widget errors on opening.
         opening_errors = _error_texts(page)
         assert not opening_errors, f"{name} shows errors when opened:\n" + "\n".join(opening_errors)
-        # ... and each explorer shows its static picture, readout drawn in
-        # (artifacts/screenshots/<notebook>_static_<k>.png: look at them).
+        # ... and each explorer shows its static picture, readout drawn in, which the
+        # browser decodes (saved as artifacts/screenshots/<notebook>_static_<k>.png:
+        # look at them).
         static_start = time.perf_counter()
         try:  # the widget renderer first asks the kernel for the model, then falls back
             page.wait_for_function(f"(path) => ({JS_STATIC_EXPLORERS})(path).every(e => e.src)",
@@ -452,7 +431,7 @@ def test_notebook_runs_in_jupyterlab(name, lab_server, lab_page):
             f"{name}: as committed, these explorers show no picture: {not_pictures}")
         summary["static_wait_s"] = round(time.perf_counter() - static_start, 1)
         for k, explorer in enumerate(static):
-            _screenshot_output(page, path, explorer, SCREENSHOTS / f"{stem}_static_{k}.png")
+            _save_static_picture(page, path, explorer, SCREENSHOTS / f"{stem}_static_{k}.png")
         summary["static_s"] = round(time.perf_counter() - static_start, 1)
 
         page.evaluate(JS_RUN_ALL, path)
