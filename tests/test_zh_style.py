@@ -9,6 +9,8 @@ renders, and code output that is Chinese or says why it is not.
 - Typography, as CommonMark (+ tables) renders it, like JupyterLab and GitHub:
   no italics on Chinese text, no bold run left as literal asterisks, no space
   after full-width punctuation, no line break inside a Chinese paragraph.
+- Messages: a Chinese name put into a message template (tr("your {name} ...",
+  name=tr(NAME))) sits in Chinese text without a space on either side.
 - Code output: a line a code cell prints in English (no Chinese, two or more
   English words) is either Chinese after translating the code's string literal,
   or the markdown just above or below the cell says the output stays English
@@ -16,6 +18,7 @@ renders, and code output that is Chinese or says why it is not.
 Each test has a twin that plants a fault and sees it caught.
 """
 
+import ast
 import json
 import re
 import sys
@@ -193,6 +196,67 @@ def test_the_agreement_test_catches_a_changed_glossary_term():
     assert planted != english_glossary
     assert glossary_disagreements(planted, TERMS) == [
         "sampling: the glossary says '抽样', terms.md says '采样'"]
+
+
+# ------------------------------------------------------------ messages
+
+def _gaps(text):
+    """Spaces between two Chinese characters (or full-width punctuation)."""
+    return [text[max(0, m.start() - 8):m.end() + 8]
+            for m in re.finditer(f"(?<=[{CJK_CHARS}]) +(?=[{CJK_CHARS}])", text)]
+
+
+def names_in_messages(tree, zh):
+    """(template, placeholder, the Chinese text put into it) for every
+    tr("... {placeholder} ...", placeholder=tr(X)) whose X is a string literal or
+    a module-level string constant (a name passed through a variable is not seen)."""
+    constants = {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                 and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+                 for target in node.targets if isinstance(target, ast.Name)}
+    is_tr = lambda node: isinstance(node, ast.Call) and getattr(node.func, "id", None) == "tr" and node.args
+    found = []
+    for node in ast.walk(tree):
+        if not (is_tr(node) and isinstance(node.args[0], ast.Constant)):
+            continue
+        for keyword in node.keywords:
+            if is_tr(keyword.value):
+                inner = keyword.value.args[0]
+                english = inner.value if isinstance(inner, ast.Constant) else constants.get(getattr(inner, "id", None))
+                if isinstance(english, str) and node.args[0].value in zh and english in zh:
+                    found.append((zh[node.args[0].value], keyword.arg, zh[english]))
+    return found
+
+
+def spaced_names(template, placeholder, value):
+    """The gaps a Chinese value leaves in the template (the template's own don't count)."""
+    filled = re.sub(r"\{" + placeholder + r"(?:[!:][^}]*)?\}", lambda m: value, template)
+    return list(dict.fromkeys(gap for gap in _gaps(filled) if gap not in _gaps(template)))
+
+
+def test_a_chinese_name_in_a_message_has_no_spaces_around_it():
+    from gpt_course.language import catalog
+
+    zh = catalog("zh")
+    package = REPO / "gpt_course"
+    problems = [f"{path.relative_to(REPO)}: {{{placeholder}}} = {value!r} in {template!r}: …{gap}…"
+                for path in sorted(package.rglob("*.py"))
+                for template, placeholder, value in names_in_messages(ast.parse(path.read_text(encoding="utf-8")), zh)
+                for gap in spaced_names(template, placeholder, value)]
+    assert not problems, (
+        "a Chinese name put into a message sits between spaces; in the message's Chinese "
+        "(gpt_course/locale/zh/*.json) write the placeholder with no space on a Chinese side "
+        "(你的{name}在, not 你的 {name} 在):\n" + "\n".join(problems))
+
+
+def test_the_message_check_catches_a_spaced_chinese_name():
+    tree = ast.parse('NAME = "attention"\ntr("your {name} failed", name=tr(NAME))\n'
+                     'tr("on {where}", where=tr("the input"))\n')
+    zh = {"your {name} failed": "你的 {name} 失败了", "attention": "注意力层",
+          "on {where}": "在{where}上", "the input": "输入"}
+    found = names_in_messages(tree, zh)
+    assert found == [("你的 {name} 失败了", "name", "注意力层"), ("在{where}上", "where", "输入")]
+    assert spaced_names(*found[0]) == ["你的 注意力层 失败了"] and spaced_names(*found[1]) == []
+    assert spaced_names("你的 {name} 失败了", "name", "LayerNorm") == []  # spaces next to Latin are right
 
 
 # ------------------------------------------------------------ typography
