@@ -138,7 +138,7 @@ def test_the_course_runs_from_an_archive_without_git():
                  and p.name != Path(__file__).name
                  and calls_git[p.suffix].search(p.read_text(encoding="utf-8"))]
     assert not offenders, offenders
-    assert "git archive --format=zip -o gpt-course.zip HEAD" in README_ZH
+    assert "git archive --format=zip --prefix=gpt-course/ -o gpt-course.zip HEAD" in README_ZH
 
 
 def test_the_hugging_face_mirror_is_the_one_notebook_10_names():
