@@ -72,7 +72,7 @@ def lab_command(python, args, is_root=False):
 
 def test_command(python, args):
     if args[:1] == ["--quick"]:
-        return [str(python), str(REPO / "scripts" / "quick_check.py")]
+        return [str(python), str(REPO / "scripts" / "quick_check.py"), "--entry", "course.py"]
     return [str(python), "-m", "pytest", *args]
 
 

@@ -1,6 +1,6 @@
 """Is the course ready on this machine? A set-up check in about a minute.
 
-    bash scripts/test.sh --quick        (or: .venv/bin/python scripts/quick_check.py)
+    bash scripts/test.sh --quick        (or: python scripts/course.py test --quick)
 
 It imports every module of the package, checks the GPT-2 tokenizer offline
 and the Chinese font, and executes one short notebook (00) in a fresh kernel
@@ -20,6 +20,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = "notebooks/00_start_here.ipynb"
 TORCH = "2.13.0"  # the version the notebooks' stored numbers were printed with
+# The commands the learner uses, named in the advice: the bash scripts, or (with
+# --entry course.py, as scripts/course.py passes it) the entry point that also runs
+# from PowerShell and cmd.
+COMMANDS = {
+    "bash": {"test": "bash scripts/test.sh", "lab": "bash scripts/lab.sh"},
+    "course.py": {"test": "python scripts/course.py test", "lab": "python scripts/course.py lab"},
+}
+commands = COMMANDS["bash"]
 
 
 class NotReady(Exception):
@@ -30,15 +38,17 @@ def check_imports():
     try:
         import gpt_course
     except Exception as err:
-        raise NotReady(f"importing gpt_course failed ({type(err).__name__}: {err}); run "
-                       f"`bash scripts/setup.sh requirements-test.txt` to install it") from None
+        raise NotReady(f"importing gpt_course failed ({type(err).__name__}: {err}); reinstall "
+                       f"it: delete the .venv folder and run `{commands['test']} --quick` "
+                       f"again") from None
     names = [info.name for info in pkgutil.walk_packages(gpt_course.__path__, "gpt_course.")]
     for name in names:
         try:
             importlib.import_module(name)
         except Exception as err:
             raise NotReady(f"importing {name} failed ({type(err).__name__}: {err}); reinstall "
-                           f"the requirements: delete .venv and run the command again") from None
+                           f"the requirements: delete the .venv folder and run "
+                           f"`{commands['test']} --quick` again") from None
     import torch
     if torch.__version__.split("+")[0] != TORCH:
         raise NotReady(f"torch is {torch.__version__}, the course needs {TORCH} (its stored "
@@ -81,14 +91,16 @@ def check_notebook():
         lines = [line for line in run.stdout.splitlines() if line.strip()]
         raise NotReady(f"{NOTEBOOK} does not run as stored (pytest said: "
                        f"{lines[-1] if lines else run.stderr.strip()[-300:]}); run "
-                       f"`bash scripts/test.sh {NOTEBOOK}` to see which cell")
+                       f"`{commands['test']} {NOTEBOOK}` to see which cell")
     return f"{NOTEBOOK} executed, outputs as stored"
 
 
 STEPS = [check_imports, check_tokenizer, check_fonts, check_notebook]
 
 
-def main():
+def main(argv=()):
+    global commands
+    commands = COMMANDS["course.py" if list(argv[:2]) == ["--entry", "course.py"] else "bash"]
     start = time.perf_counter()
     done = []
     for step in STEPS:
@@ -98,9 +110,9 @@ def main():
             print(f"Not ready: {problem}.")
             return 1
     print(f"The course is ready ({'; '.join(done)}; {time.perf_counter() - start:.0f} s): "
-          f"open it with `bash scripts/lab.sh`.")
+          f"open it with `{commands['lab']}`.")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

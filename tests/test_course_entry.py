@@ -53,7 +53,8 @@ def test_lab_takes_the_same_arguments_as_lab_sh():
 def test_test_takes_the_same_arguments_as_test_sh():
     course = _course()
     python = Path(".venv/bin/python")
-    assert course.test_command(python, ["--quick"])[-1].endswith("quick_check.py")
+    assert course.test_command(python, ["--quick"])[1:] == [
+        str(course.REPO / "scripts" / "quick_check.py"), "--entry", "course.py"]
     assert course.test_command(python, ["tests", "-x"]) == [str(python), "-m", "pytest",
                                                             "tests", "-x"]
     env = course.test_environment({"PATH": "/bin"})

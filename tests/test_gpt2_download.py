@@ -246,6 +246,17 @@ def test_offline_fails_fast_without_a_request(hub, tmp_path, monkeypatch):
     assert hub.requests == [] and files_in(tmp_path) == []
 
 
+def test_the_by_hand_advice_names_the_mirror_in_use(tmp_path, monkeypatch):
+    """A learner behind a blocked hub who set HF_ENDPOINT is told to download by
+    hand from that mirror, not from the hub they cannot reach."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", "https://hf-mirror.com/")
+    with pytest.raises(GPT2WeightsUnavailableError) as err:
+        download_gpt2_124m(tmp_path)
+    assert "by hand from https://hf-mirror.com/openai-community/gpt2 into" in str(err.value)
+    assert "huggingface.co" not in str(err.value)
+
+
 def test_no_server_and_missing_file(hub, tmp_path, monkeypatch):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

@@ -59,3 +59,22 @@ def test_a_notebook_that_fails_is_named(monkeypatch, capsys, tmp_path):
     assert quick.main() == 1
     out = capsys.readouterr().out.strip()
     assert out.startswith("Not ready: notebooks/no_such_notebook.ipynb does not run")
+
+
+def test_the_advice_names_the_commands_the_learner_started_from(monkeypatch, capsys):
+    """Started by scripts/course.py (PowerShell, cmd), the check's advice and its
+    ready line name course.py's commands, not the bash scripts."""
+    quick = _module()
+    monkeypatch.setattr(quick, "STEPS", [lambda: "fine"])
+    assert quick.main([]) == 0
+    assert capsys.readouterr().out.strip().endswith("open it with `bash scripts/lab.sh`.")
+    assert quick.main(["--entry", "course.py"]) == 0
+    assert capsys.readouterr().out.strip().endswith("open it with `python scripts/course.py lab`.")
+    monkeypatch.setattr(quick, "NOTEBOOK", "notebooks/no_such_notebook.ipynb")
+    monkeypatch.setattr(quick.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a, 1, stdout="1 failed\n", stderr=""))
+    monkeypatch.setattr(quick, "STEPS", [quick.check_notebook])
+    assert quick.main(["--entry", "course.py"]) == 1
+    out = capsys.readouterr().out
+    assert "`python scripts/course.py test notebooks/no_such_notebook.ipynb`" in out
+    assert "bash" not in out

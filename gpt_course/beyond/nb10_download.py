@@ -427,7 +427,7 @@ def download_gpt2_124m(dest_dir, *, timeout=10.0, overwrite=False):
     base = f"{endpoint}/{GPT2_124M_REPO}/resolve/{GPT2_124M_REVISION}/"
     manual = (
         f"download config.json and model.safetensors by hand from "
-        f"https://huggingface.co/{GPT2_124M_REPO} into {dest}, then call "
+        f"{endpoint}/{GPT2_124M_REPO} into {dest}, then call "
         f"load_gpt2_safetensors({str(dest)!r}, model)"
     )
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
