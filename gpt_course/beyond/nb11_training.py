@@ -19,7 +19,9 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..book.nb07_gpt_model import GPTModel
 from ..checks import check_bool, check_gpt_model, check_int, check_token_ids
+from ..tokenizer import get_tokenizer
 
 __all__ = [
     "GPTDatasetV1",
@@ -282,7 +284,6 @@ def train_notebook11_model(num_epochs=8):
     after epoch e (on the CPU; the losses are printed to 3 decimals there).
     About 3 s per epoch on one core."""
     check_int("num_epochs", num_epochs, low=1)
-    from ..tokenizer import get_tokenizer
 
     token_ids = get_tokenizer().encode(load_course_text())
     vocab = SmallVocab(token_ids)
@@ -293,7 +294,6 @@ def train_notebook11_model(num_epochs=8):
                                    shuffle=False, drop_last=False)
     cfg = {"vocab_size": len(vocab), "context_length": 64, "emb_dim": 128, "n_heads": 4,
            "n_layers": 2, "drop_rate": 0.0, "qkv_bias": False}
-    from ..book.nb07_gpt_model import GPTModel
 
     with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
         torch.manual_seed(123)
