@@ -107,8 +107,10 @@ def test_build_catches_a_cell_without_translation(scratch):
 def test_build_catches_changed_code(scratch):
     notebooks, translations = scratch
     nb = nbformat.read(notebooks / "01_dummy_gpt.ipynb", as_version=4)
-    cell = next(c for c in nb.cells if c.cell_type == "code" and "torch.manual_seed(123)" in c.source)
-    changed = cell.source.replace("torch.manual_seed(123)", "torch.manual_seed(124)")
+    translated = build.read_translations("01_dummy_gpt")  # a cell translated already keeps its section
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.strip()
+                and c.id not in translated)
+    changed = cell.source + "\nx = 0  # one line more than the English"
     with open(translations / "01_dummy_gpt.md", "a", encoding="utf-8") as f:
         f.write(f"\n<!-- cell {cell.id} code en:{build.english_hash(cell.source)} -->\n{changed}\n")
     _, problems = build.build_notebook("01_dummy_gpt")
