@@ -463,3 +463,19 @@ def test_the_output_check_catches_an_english_label():
         == [("c1", "Total number of parameters: 1")]
     assert english_output_without_a_word("nb", [markdown("输出保持原书的英文。"), code("Total number of parameters: 1\n")]) == []
     assert english_output_without_a_word("08_greedy_generation", [code("Hello, I am a model\n", "generate")]) == []
+
+
+def test_not_written_yet_spaces_a_code_name_and_not_a_chinese_one():
+    """The one shared message a name reaches through a variable (the check above
+    cannot see it): 你的 LayerNorm 仍然抛出, but 你的带 KV 缓存的注意力层仍然抛出."""
+    from gpt_course.exercises.code_check import not_written_yet
+    from gpt_course.exercises.nb09_faster_generation import ATTENTION_NAME
+    from gpt_course.language import speaking, tr
+
+    err = NotImplementedError()
+    with speaking("zh"):
+        assert not_written_yet("LayerNorm", err).startswith("你的 LayerNorm 仍然抛出 NotImplementedError：")
+        chinese = not_written_yet(tr(ATTENTION_NAME), NotImplementedError("轮到你了"))
+        assert chinese.startswith(f"你的{tr(ATTENTION_NAME)}仍然抛出 NotImplementedError（轮到你了）"), chinese
+        assert not _gaps(chinese), chinese
+    assert not_written_yet("LayerNorm", err).startswith("your LayerNorm still raises NotImplementedError:")

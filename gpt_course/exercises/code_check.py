@@ -28,6 +28,7 @@ check runs inside `sandbox.teacher`, which leaves the learner's state as found.
 import copy
 import inspect
 import itertools
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -35,7 +36,7 @@ from typing import Any, Callable
 import torch
 import torch.nn as nn
 
-from ..language import tr
+from ..language import get_language, tr
 from .base import NotYet, Verdict, describe_exception, no_answer_yet, report
 from .sandbox import explain_error, teacher, teacher_working
 
@@ -96,7 +97,12 @@ class Mistake:
 
 
 def not_written_yet(name, err):
-    """The hint for a piece whose skeleton still raises NotImplementedError."""
+    """The hint for a piece whose skeleton still raises NotImplementedError.
+    `name` is a code name (LayerNorm) or, translated, a Chinese one: in a Chinese
+    sentence a code name stands between spaces and a Chinese name does not, so
+    the Chinese template has none and the code name brings its own."""
+    if get_language() == "zh" and not re.search(r"[\u4e00-\u9fff]", name):
+        name = f" {name} "
     if str(err):
         return tr("your {name} still raises NotImplementedError ({error}): fill in the TODOs "
                   "and run the cell again.", name=name, error=err)
